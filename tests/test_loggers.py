@@ -45,7 +45,7 @@ def test_wandb_runs_of_a_lossbench_sweep_are_grouped_by_its_name(tmp_path, monke
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     results = run_in_process(["logger=wandb", "trainer=smoke", "data=synthetic"], tmp_path / "job",
-                             extra={"sweep": {"name": "my_sweep"}})
+                             sweep={"name": "my_sweep"})
     assert results["status"] == "completed", results.get("error")
     (run_file,) = (tmp_path / "job" / "wandb").glob("offline-run-*/run-*.wandb")
     assert b"my_sweep" in run_file.read_bytes()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from lossbench.errors import EXIT_USAGE, UsageError, closest, fail
 
@@ -42,29 +43,55 @@ def _is_override(arg: str) -> bool:
 
 
 # -- train ---------------------------------------------------------------------------------------
-_job_results: list[dict] = []
+BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
 
 
-def _job(cfg) -> None:
-    from lossbench.train import run_job
+def _job_task(outcomes: list):
+    """The Hydra task function of one `lossbench train` command: Hydra's process-wide state is read
+    here, at the edge, and handed to `run_job` as plain arguments."""
 
-    results = run_job(cfg)
-    _job_results.append(results)
-    if results["status"] != "completed":
-        hint = (" Fix it in the overrides or the config (`lossbench list` shows the options)."
-                if results.get("error_type") == "config" else f" (traceback in {results['run_dir']}/results.json)")
-        print(f"lossbench: job failed: {results['error']}{hint}", file=sys.stderr)
+    def task(cfg) -> dict:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+        from omegaconf import open_dict
+
+        from lossbench.hydra_hooks import JobFailed
+        from lossbench.interrupts import JobInterrupted
+        from lossbench.train import run_job
+
+        hydra_cfg = HydraConfig.get()
+        choices = dict(hydra_cfg.runtime.choices)
+        multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        if multirun and choices.get("logger") == "wandb" and not cfg.logger.get("group"):
+            with open_dict(cfg):  # one W&B group per multirun
+                cfg.logger.group = Path(hydra_cfg.sweep.dir).name
+        try:
+            record = run_job(cfg, hydra_cfg.runtime.output_dir, choices=choices,
+                             overrides=list(hydra_cfg.overrides.task))
+        except JobInterrupted as err:
+            outcomes.append({"status": "interrupted", "exit_code": err.exit_code})
+            print(f"lossbench: {err}. Run the same command again to resume.", file=sys.stderr)
+            raise SystemExit(err.exit_code) from None
+        outcomes.append(record)
+        if record["status"] != "completed":
+            hint = (" Fix it in the overrides or the config (`lossbench list` shows the options)."
+                    if record.get("error_type") == "config" else f" (traceback in {record['run_dir']}/results.json)")
+            print(f"lossbench: job failed: {record['error']}{hint}", file=sys.stderr)
+            if multirun and hydra_cfg.launcher.get("_target_") != BASIC_LAUNCHER:
+                raise JobFailed(f"lossbench: job {record['run_dir']} failed: {record['error'].splitlines()[0]}")
+        return record
+
+    return task
 
 
-def _register_resolvers() -> None:
-    import os
-    import uuid
-
-    from omegaconf import OmegaConf
-
-    uid = uuid.uuid4().hex[:6]  # one per process: the run (or sweep) directory's unique suffix
-    if not OmegaConf.has_resolver("lossbench_uid"):
-        OmegaConf.register_new_resolver("lossbench_uid", lambda: os.environ.get("LOSSBENCH_UID", uid))
+def _exit_code(records: list[dict]) -> int:
+    interrupted = [r for r in records if r.get("status") == "interrupted"]
+    if interrupted:
+        return int(interrupted[0].get("exit_code") or 130)
+    failed = [r for r in records if r.get("status") != "completed"]
+    if failed:
+        return EXIT_USAGE if all(r.get("error_type") == "config" for r in failed) else 1
+    return 0
 
 
 def train(args: list[str]) -> int:
@@ -80,31 +107,58 @@ def train(args: list[str]) -> int:
             fail(str(err))
     import hydra
 
+    from lossbench.distributed import is_global_zero
+    from lossbench.hydra_hooks import MULTIRUN_DIR_ENV, command_identity
     from lossbench.paths import CONF_DIR
 
-    _register_resolvers()
-    entry = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_job)
+    outcomes: list[dict] = []  # this command's jobs that ran in this process
+    entry = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_job_task(outcomes))
     prog = sys.argv[0]
     sys.argv = [prog, *args]
+    exit_code = None
+    os.environ.pop(MULTIRUN_DIR_ENV, None)
     try:
-        entry()
+        with command_identity():
+            entry()
+    except SystemExit as err:  # Hydra's own exit after a failed job under another launcher
+        exit_code = err.code if isinstance(err.code, int) else 1
     finally:
         sys.argv = [prog, "train", *args]
-    if os.environ.get("LOCAL_RANK", "0") != "0":  # a DDP child: rank 0 reports
-        return 0 if all(r["status"] == "completed" for r in _job_results) else 1
-    if parsed.multirun and _job_results:
+    multirun_dir = os.environ.pop(MULTIRUN_DIR_ENV, None)
+    if not is_global_zero():  # a DDP child: rank 0 reports
+        return _exit_code(outcomes) if exit_code is None else exit_code
+    if parsed.multirun and multirun_dir:
+        return _multirun_summary(Path(multirun_dir), exit_code)
+    if exit_code is not None and not outcomes:
+        return exit_code
+    if len(outcomes) == 1 and outcomes[0]["status"] == "completed":
         from lossbench.summary import print_table
 
-        print_table(_job_results, "lossbench multirun: test metrics")
-    elif len(_job_results) == 1 and _job_results[0]["status"] == "completed":
-        from lossbench.summary import print_table
+        print_table(outcomes, f"lossbench run: {outcomes[0]['run_dir']}")
+        print(f"results: {outcomes[0]['run_dir']}/results.json")
+    return _exit_code(outcomes) if exit_code is None else exit_code
 
-        print_table(_job_results, f"lossbench run: {_job_results[0]['run_dir']}")
-        print(f"results: {_job_results[0]['run_dir']}/results.json")
-    failed = [r for r in _job_results if r["status"] != "completed"]
-    if failed:
-        return EXIT_USAGE if all(r.get("error_type") == "config" for r in failed) else 1
-    return 0
+
+def _multirun_summary(multirun_dir: Path, exit_code: int | None) -> int:
+    """The end-of-multirun table, read from the jobs' results.json (whichever process ran them)."""
+    from lossbench.results import RESULTS_FILE, read_results
+    from lossbench.summary import print_table
+
+    records = []
+    for path in sorted(multirun_dir.glob(f"*/{RESULTS_FILE}"), key=lambda p: _job_number(p.parent.name)):
+        record = read_results(path)
+        records.append(record if isinstance(record, dict) else
+                       {"status": "failed", "error": f"{path} is unreadable", "run_dir": str(path.parent)})
+    if records:
+        print_table(records, "lossbench multirun: test metrics")
+        print(f"results: {multirun_dir}")
+    code = _exit_code(records)
+    return code if code or exit_code is None else exit_code
+
+
+def _job_number(name: str) -> int:
+    head = name.split("_", 1)[0]
+    return int(head) if head.isdigit() else 1 << 30
 
 
 # -- list ------------------------------------------------------------------------------------------

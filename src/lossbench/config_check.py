@@ -45,6 +45,10 @@ def check_overrides(overrides: list[str]) -> None:
     first_values: list[str] = []
     for override in parsed:
         key = override.key_or_group
+        if key in ("ckpt_path", "trainer.ckpt_path", "resume_from_checkpoint"):
+            raise UsageError(f"{key} is not a lossbench key: a job resumes by itself when it is run again into its "
+                             f"run directory with the same config (resume=auto, the default), e.g. `lossbench train "
+                             f"<the same overrides> hydra.run.dir=DIR`; resume=never starts over.")
         if key in CONFIG_GROUPS and not override.is_delete():
             options = group_options(key)
             for value in _values(override):

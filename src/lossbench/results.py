@@ -1,13 +1,75 @@
-"""Run outputs written so that no reader ever sees half a file: temp file + rename."""
+"""The results record of a job, declared once, and run outputs written so that no reader ever sees
+half a file (temp file + rename).
+
+results.json is one JSON object (strict JSON: a non-finite number is written as null). Its keys:
+
+  status            "running" | "completed" | "failed" | "interrupted"
+  seed, loss, data, model, run_dir, overrides
+  num_classes, class_counts, dataset, label_noise, ...   facts of the data (from the data module)
+  final, best       test metrics of the final-epoch and of the best-on-validation weights
+                    (`TEST_METRICS`, each prefixed "test_", plus "epoch"; best adds "selected_by")
+  reliability       {"final", "best"}: the test reliability-diagram bins, for the report's plots
+  device, precision, world_size
+  last_epoch        the last finished epoch (while running, and after an interruption)
+  segments          one entry per start of the job: {"resumed_from_epoch", "wall_time_s", "status"}
+  wall_time_s       the sum of the segments' wall times
+  error, error_type, traceback   why a job did not complete (error_type: `ERROR_TYPES`)
+  sweep             the job's place in a `lossbench sweep` (its name, method, setting, overrides)
+  versions          lossbench, torch and lightning versions
+"""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
 
 RESULTS_FILE = "results.json"
 SWEEP_FILE = "sweep.json"  # a sweep directory's description, written by `lossbench sweep`
+
+STATUSES = ("running", "completed", "failed", "interrupted")
+# config: the user's input (exit 2); exception: a crash (exit 1); diverged: a non-finite loss;
+# data_unavailable: the dataset could not be had; interrupted: a signal stopped the job.
+ERROR_TYPES = ("config", "exception", "diverged", "data_unavailable", "interrupted")
+# The test metrics of a `final` / `best` block, without their "test_" prefix.
+TEST_METRICS = ("acc", "balanced_acc", "nll", "ece", "many_acc", "medium_acc", "few_acc", "per_class_acc")
+# The scalar ones, as they appear in the blocks: what tables and reports show.
+SCALAR_TEST_KEYS = tuple(f"test_{m}" for m in TEST_METRICS if m != "per_class_acc")
+
+
+def metrics_block(metrics: dict, epoch: int) -> dict:
+    """A `final` or `best` block from the metrics of one evaluation of the test set."""
+    return {"epoch": epoch, **{f"test_{k}": metrics[k] for k in TEST_METRICS}}
+
+
+def new_record(*, seed: int, loss: str | None, data: str | None, model: str | None, run_dir: str | Path,
+               overrides: list[str], sweep: dict | None = None) -> dict:
+    """The record of a job that is about to run."""
+    record = {"status": "running", "seed": seed, "loss": loss, "data": data, "model": model,
+              "run_dir": str(run_dir), "overrides": list(overrides)}
+    if sweep is not None:
+        record["sweep"] = dict(sweep)
+    return record
+
+
+def failed_record(record: dict, error: str, error_type: str, traceback: str | None = None) -> dict:
+    """`record` marked failed (or interrupted) with the reason; `error_type` is one of ERROR_TYPES."""
+    if error_type not in ERROR_TYPES:
+        raise ValueError(f"error_type {error_type!r} is not one of {ERROR_TYPES}")
+    out = {**record, "status": "interrupted" if error_type == "interrupted" else "failed",
+           "error": error, "error_type": error_type}
+    if traceback:
+        out["traceback"] = traceback
+    return out
+
+
+def is_completed(record: dict | None) -> bool:
+    return isinstance(record, dict) and record.get("status") == "completed"
+
+
+def first_error_line(record: dict) -> str:
+    return str(record.get("error") or "?").strip().splitlines()[0] if record.get("error") else "?"
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -28,8 +90,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise
 
 
+def _finite(value):
+    """`value` with every non-finite float replaced by None: JSON has no NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json(path: str | os.PathLike, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+    """Write `data` atomically as strict JSON (non-finite numbers become null)."""
+    atomic_write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
 
 
 def read_results(path: str | os.PathLike) -> dict | None:

@@ -50,10 +50,10 @@ def checksum_note(dataset: str, bad: Sequence[str]) -> str | None:
 
 
 def dataset_unavailable(dataset: str, expected: Sequence[str], root: Path, url: str, reason: str) -> Exception:
-    """The one-paragraph error for missing files (a JobError: the CLI prints it without a traceback)."""
-    from lossbench.train import JobError
+    """The one-paragraph error for missing files (a UsageError: the CLI prints it without a traceback)."""
+    from lossbench.errors import UsageError
 
-    return JobError(
+    return UsageError(
         f"dataset {dataset!r} is not on disk and could not be downloaded ({reason}). Expected "
         f"{', '.join(expected)} under data.root={str(root)!r} (absolute: {root.resolve()}). Download {url} "
         f"and unpack it there, or point data.root (or the LOSSBENCH_DATA environment variable) at a folder "

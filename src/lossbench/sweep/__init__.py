@@ -1,21 +1,26 @@
-"""`lossbench sweep NAME [overrides...] [--dry-run] [--smoke] [--dir DIR]`: run a reproduction sweep
-defined in experiments/NAME.yaml (see spec.py for the format, docs/SWEEPS.md for the user guide).
+"""`lossbench sweep NAME [overrides...] [--dry-run] [--smoke] [--dir DIR] [--launcher ...] [--status]`:
+run a reproduction sweep defined in experiments/NAME.yaml (see spec.py for the format, launchers.py
+for where jobs run, docs/SWEEPS.md for the user guide).
 
 All jobs go into one sweep directory (default `${LOSSBENCH_RUNS:-runs}/sweeps/NAME`, with a
-`-smoke` suffix for --smoke), one sub-directory per job; re-running the same command resumes.
-At the end the report (report.md, report.csv, plots/) is written into the sweep directory and its
-table printed. Exit code: 0 when every job completed, 1 when some failed, 2 for bad input.
+`-smoke` suffix for --smoke), one sub-directory per job; re-running the same command resumes:
+finished jobs are skipped, interrupted ones continue from their last checkpoint. When the last job
+ends the report (report.md, report.csv, plots/) is written into the sweep directory and its table
+printed. Exit code: 0 when every job completed, 1 when some failed, 2 for bad input, 128 + N when
+signal N stopped the sweep.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from lossbench.errors import EXIT_USAGE, UsageError
 
-USAGE = "lossbench sweep NAME [overrides ...] [--dry-run] [--smoke] [--dir DIR] [--seeds 0,1] [...]"
+USAGE = ("lossbench sweep NAME [overrides ...] [--dry-run] [--smoke] [--dir DIR] [--seeds 0,1] "
+         "[--launcher inline|local|slurm] [--parallel N] [--status] [...]")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", help="comma-separated seeds instead of the sweep's, e.g. 0,1")
     p.add_argument("--methods", help="run only these methods (comma-separated names)")
     p.add_argument("--settings", help="run only these settings (comma-separated names)")
+    p.add_argument("--launcher", default="inline",
+                   help="inline (default: one job after another, here), local (--parallel N processes on this "
+                        "machine) or slurm (a SLURM job array; settings: launcher.KEY=VALUE, conf/launcher/slurm.yaml)")
+    p.add_argument("--parallel", type=int, help="local launcher: jobs at once (default: one per GPU slot, else 1)")
+    p.add_argument("--jobs-per-gpu", type=int, help="local launcher: jobs that share one GPU (default 1)")
+    p.add_argument("--status", action="store_true", help="print every job's state (done, running, interrupted, "
+                   "failed, pending) and run nothing")
+    p.add_argument("--no-wait", action="store_true",
+                   help="slurm launcher: submit and return; the last job to finish writes the report")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--progress", action="store_true", help="show each job's progress bar")
     p.add_argument("--verbose", action="store_true", help="keep Lightning's own messages")
@@ -61,6 +75,8 @@ def plan(args: argparse.Namespace):
 
     exp = load_experiment(args.name)
     for o in args.overrides:
+        if o.startswith("launcher."):
+            continue
         if "=" not in o:
             raise UsageError(f"{o!r} is not an override (key=value); see `lossbench sweep --help`.")
         if o.split("=", 1)[0].lstrip("+~") == "seed":
@@ -70,13 +86,16 @@ def plan(args: argparse.Namespace):
         try:
             seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
         except ValueError:
-            raise UsageError(f"--seeds={args.seeds!r}: give comma-separated integers, e.g. --seeds 0,1,2.") from None
+            seeds = []
+        if not seeds:
+            raise UsageError(f"--seeds={args.seeds!r}: give comma-separated integers, e.g. --seeds 0,1,2.")
     methods = _names(args.methods, list(exp.methods), "methods")
     settings = _names(args.settings, list(exp.settings), "settings")
     if args.smoke:
         seeds = seeds or exp.seeds[:1]
         settings = settings or exp.smoke_settings
-    jobs = exp.jobs(args.overrides, seeds=seeds, settings=settings, methods=methods)
+    job_overrides = [o for o in args.overrides if not o.startswith("launcher.")]
+    jobs = exp.jobs(job_overrides, seeds=seeds, settings=settings, methods=methods)
     if args.smoke:
         jobs = to_smoke(jobs)
     return exp, jobs
@@ -114,30 +133,103 @@ def _dry_run(exp, jobs, sweep_dir: Path) -> int:
     return 0
 
 
+def write_sweep_file(sweep_dir: Path, exp, jobs, smoke: bool, argv: list[str]) -> None:
+    """sweep.json: the experiment and the jobs of this invocation (the report reads every
+    results.json anyway; the last SLURM job reads this list to know the sweep is complete)."""
+    from lossbench.results import SWEEP_FILE, write_json
+
+    info = {**exp.as_dict(), "smoke": smoke, "command": "lossbench sweep " + " ".join(argv),
+            "jobs": [{"job": j.name, "method": j.method, "setting": j.setting, "seed": j.seed,
+                      "overrides": j.overrides} for j in jobs]}
+    write_json(sweep_dir / SWEEP_FILE, info)
+
+
+def launch_options(args: argparse.Namespace):
+    """The LaunchOptions of the parsed command line; UsageError for bad values."""
+    from lossbench.sweep.launchers import LaunchOptions, check_launcher, load_slurm_config
+
+    launcher = check_launcher(args.launcher)
+    launcher_keys = [o for o in args.overrides if o.startswith("launcher.")]
+    if launcher_keys and launcher != "slurm":
+        raise UsageError(f"{launcher_keys[0]}: launcher.* settings are for --launcher slurm (conf/launcher/slurm.yaml).")
+    if args.parallel is not None and args.parallel < 1:
+        raise UsageError(f"--parallel {args.parallel}: give the number of jobs to run at once, 1 or more.")
+    if launcher != "local" and (args.parallel is not None or args.jobs_per_gpu is not None):
+        raise UsageError("--parallel and --jobs-per-gpu are for --launcher local (slurm: launcher.array_parallelism).")
+    if args.jobs_per_gpu is not None:
+        from lossbench.sweep.launchers import gpu_count, local_slots
+
+        local_slots(LaunchOptions(jobs_per_gpu=args.jobs_per_gpu, parallel=args.parallel), gpu_count())
+    return LaunchOptions(launcher=launcher, parallel=args.parallel, jobs_per_gpu=args.jobs_per_gpu,
+                         slurm=load_slurm_config(launcher_keys) if launcher == "slurm" else {},
+                         wait=not args.no_wait)
+
+
+def sweep_jobs(exp, jobs, sweep_dir: Path, smoke: bool, progress: bool, verbose: bool, report: bool):
+    """The SweepJob of each job: what any launcher runs."""
+    from lossbench.sweep.runner import QUIET_OVERRIDES, SweepJob
+
+    return [SweepJob(job=job, sweep=job.describe(exp.name, smoke), job_dir=str((sweep_dir / job.name).resolve()),
+                     launcher_overrides=[] if progress else list(QUIET_OVERRIDES), verbose=verbose,
+                     report_dir=str(sweep_dir.resolve()) if report else None)
+            for job in jobs]
+
+
 def main(args: list[str]) -> int:
     parsed = _parser().parse_intermixed_args(args)  # options and overrides in any order
     try:
         exp, jobs = plan(parsed)
         sweep_dir = parsed.dir or default_dir(parsed.name, parsed.smoke)
+        if parsed.status:
+            from lossbench.sweep.launchers import slurm_ids
+            from lossbench.sweep.status import print_status
+
+            print_status(exp.name, jobs, sweep_dir, slurm_ids(sweep_dir))
+            return 0
         if parsed.dry_run:
             return _dry_run(exp, jobs, sweep_dir)
+        opts = launch_options(parsed)
         from lossbench.sweep.compose import validate
 
         validate(jobs)
     except UsageError as err:
         print(f"lossbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    from lossbench.sweep.runner import run_jobs, write_sweep_file
+    from lossbench.interrupts import JobInterrupted, stop_signals_recorded
+    from lossbench.sweep.launchers import launch
 
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    write_sweep_file(sweep_dir, exp, jobs, parsed.smoke, args)
-    print(f"sweep {exp.name}: {len(jobs)} jobs into {sweep_dir}", flush=True)
     try:
-        results = run_jobs(exp, jobs, sweep_dir, parsed.smoke, progress=parsed.progress, verbose=parsed.verbose)
-    except KeyboardInterrupt:
-        print(f"\nlossbench: sweep interrupted; run the same command again to resume ({sweep_dir}).", file=sys.stderr)
-        return 130
-    failed = [r for r in results if r.get("status") != "completed"]
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        write_sweep_file(sweep_dir, exp, jobs, parsed.smoke, args)
+    except OSError as err:
+        print(f"lossbench: error: cannot write the sweep directory {sweep_dir} ({err.strerror}); choose a writable "
+              f"one with --dir or LOSSBENCH_RUNS.", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"sweep {exp.name}: {len(jobs)} jobs into {sweep_dir} ({opts.launcher} launcher)", flush=True)
+    specs = sweep_jobs(exp, jobs, sweep_dir, parsed.smoke, parsed.progress, parsed.verbose,
+                       report=not parsed.no_report and opts.launcher == "slurm")
+    started = time.time()
+    try:
+        with stop_signals_recorded() as stop:
+            results = launch(specs, opts, sweep_dir, exp.name, lambda: stop.signum)
+    except JobInterrupted as err:
+        print(f"\nlossbench: sweep stopped ({err}); run the same command again to resume ({sweep_dir}).",
+              file=sys.stderr)
+        return err.exit_code
+    except UsageError as err:
+        print(f"lossbench: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if stop.signum is not None:
+        print(f"\nlossbench: sweep stopped by signal {stop.signum}; run the same command again to resume "
+              f"({sweep_dir}).", file=sys.stderr)
+        return 128 + stop.signum
+    if opts.launcher == "slurm" and not opts.wait:
+        print(f"results: {sweep_dir} (the last job writes the report; --status shows progress)")
+        return 0
+    done = sum(r.get("status") == "completed" for r in results)
+    print(f"sweep {exp.name}: {done}/{len(results)} jobs completed in {time.time() - started:.0f} s", flush=True)
+    held = [r for r in results if r.get("status") == "held"]
+    failed = [r for r in results if r.get("status") not in ("completed", "held")]
     if not parsed.no_report:
         from lossbench.report import build_report
 
@@ -145,6 +237,9 @@ def main(args: list[str]) -> int:
     print(f"results: {sweep_dir}")
     if not parsed.no_report:
         print(f"report:  {sweep_dir / 'report.md'} (and report.csv, plots/)")
+    if held:
+        print(f"lossbench: {len(held)} job(s) are held by another process and were left to it; the report "
+              f"is complete once they end (`lossbench sweep {exp.name} --status`).", file=sys.stderr)
     if failed:
         unavailable = sum(r.get("error_type") == "data_unavailable" for r in failed)
         print(f"lossbench: {len(failed)} of {len(results)} jobs failed"

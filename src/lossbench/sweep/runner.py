@@ -1,41 +1,50 @@
-"""Running a sweep's jobs into one sweep directory, resumably.
+"""One job of a sweep, as a picklable function that any launcher can run, in this interpreter or in
+a worker process (submitit's local executor, a SLURM array task).
 
-Each job runs in this interpreter (`lossbench.train.run_in_process`) into `<sweep dir>/<job name>/`,
-the name made of setting, method and seed. A job whose results.json says "completed" with the same
-overrides is skipped; a failed, interrupted or missing one runs (again). A failing job never stops
-the others. Before the first job of a dataset, the dataset is loaded once: if it cannot be had
-(offline, files missing), that dataset's jobs are recorded as failed with error_type
-"data_unavailable" and the reason, the sweep goes on, and the report marks those rows.
+`SweepJob` carries everything the job needs. Calling it:
+  - skips a job whose results.json says "completed" with the same overrides;
+  - claims the job directory (claims.py), so that no other live process runs the same job; a job held
+    by another process is left alone ("held");
+  - runs the job (`lossbench.train.run_in_process`), which resumes from the job's last.ckpt when it
+    has one;
+  - on a stop signal under SLURM, requeues the job (bounded by `max_requeues`), so that it resumes.
+Before the first job of a dataset the launcher loads the dataset once (`probe_data`): if it cannot
+be had (offline, files missing), that dataset's jobs are recorded as failed with error_type
+"data_unavailable" and the reason, and the sweep goes on.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import logging
+import os
+import subprocess
 import sys
-import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from lossbench.results import RESULTS_FILE, SWEEP_FILE, read_results, versions, write_json
-from lossbench.sweep.spec import Experiment, Job, override_key
+from lossbench.results import RESULTS_FILE, failed_record, is_completed, new_record, read_results, versions, write_json
+from lossbench.sweep.spec import Job, override_key
 
 QUIET_OVERRIDES = ["trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false"]
 
 
 @contextlib.contextmanager
 def quiet_lightning(enabled: bool = True):
-    """Keep Lightning's per-job banners, model summaries and data-loader hints off the console."""
+    """Keep Lightning's per-job banners, model summaries, data-loader hints and environment notices
+    (such as "srun is available") off the console."""
     if not enabled:
         yield
         return
     loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric", "lightning")]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
-        lg.setLevel(logging.WARNING)
+        lg.setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*(does not have many workers|num_workers|LeafSpec).*")
         warnings.filterwarnings("ignore", message=r".*(smaller than the logging interval|log_every_n_steps).*")
+        warnings.filterwarnings("ignore", message=r".*(srun|SLURM|Checkpoint directory).*")
         try:
             yield
         finally:
@@ -43,7 +52,106 @@ def quiet_lightning(enabled: bool = True):
                 lg.setLevel(level)
 
 
-def _data_key(job: Job) -> tuple[str, ...]:
+@dataclass
+class SweepJob:
+    """One job of a sweep, with what a worker process needs to run it."""
+    job: Job
+    sweep: dict                    # the `sweep` block of its results.json
+    job_dir: str
+    launcher_overrides: list[str] = field(default_factory=list)  # how to run it (threads, quiet): not its identity
+    verbose: bool = False
+    requeue_on_signal: bool = False  # SLURM: requeue on a stop signal, so that the job resumes
+    max_requeues: int = 3
+    report_dir: str | None = None    # write the sweep's report there when this job is the last to end
+
+    @property
+    def overrides(self) -> list[str]:
+        return [*self.job.overrides, *self.launcher_overrides]
+
+    def __call__(self) -> dict:
+        return run_sweep_job(self)
+
+    def checkpoint(self, *args, **kwargs):
+        """submitit's preemption hook: requeue the same call; the job resumes from its last.ckpt."""
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self)
+
+
+def done_before(job: Job, job_dir: Path) -> dict | None:
+    """The completed record of this very job (same overrides), if its directory holds one."""
+    prev = read_results(Path(job_dir) / RESULTS_FILE)
+    if is_completed(prev) and (prev.get("sweep") or {}).get("overrides") == job.overrides:
+        return prev
+    return None
+
+
+def run_sweep_job(spec: SweepJob) -> dict:
+    """Run one sweep job (see the module docstring); returns its record, or a record with status
+    "held" (not written) when another live process holds the job."""
+    from lossbench.interrupts import JobInterrupted
+    from lossbench.sweep.claims import try_claim
+    from lossbench.train import run_in_process
+
+    job_dir = Path(spec.job_dir)
+    prev = done_before(spec.job, job_dir)
+    if prev is not None:
+        return {**prev, "skipped": True}
+    claim, state = try_claim(job_dir)
+    if claim is None:
+        return {"status": "held", "held_by": state.describe(), "run_dir": str(job_dir)}
+    with claim, quiet_lightning(not spec.verbose):
+        try:
+            record = run_in_process(spec.overrides, job_dir, sweep=spec.sweep)
+        except JobInterrupted as err:
+            if spec.requeue_on_signal and _requeue_self(spec.max_requeues):
+                raise SystemExit(err.exit_code) from None  # SystemExit: submitit writes no result, the job lives on
+            raise
+    if spec.report_dir:
+        report_if_sweep_ended(Path(spec.report_dir))
+    return record
+
+
+def report_if_sweep_ended(sweep_dir: Path) -> bool:
+    """Write the sweep's report if every job listed in sweep.json has completed or failed; one
+    process writes it (an exclusive lock file). True if this call wrote it."""
+    from lossbench.results import SWEEP_FILE
+
+    info = read_results(sweep_dir / SWEEP_FILE) or {}
+    names = [j["job"] for j in info.get("jobs") or []]
+    ended = all((read_results(sweep_dir / n / RESULTS_FILE) or {}).get("status") in ("completed", "failed")
+                for n in names)
+    if not names or not ended:
+        return False
+    lock = sweep_dir / ".report.lock"
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    try:
+        from lossbench.report import build_report
+
+        build_report(sweep_dir, print_table=False)
+    finally:
+        lock.unlink(missing_ok=True)
+    return True
+
+
+def _requeue_self(max_requeues: int) -> bool:
+    """`scontrol requeue` this SLURM job, unless it has been requeued max_requeues times already."""
+    from lossbench.sweep.claims import slurm_job_id
+
+    job_id = slurm_job_id()
+    if not job_id or int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) >= max_requeues:
+        return False
+    done = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True)
+    print(f"lossbench: requeued SLURM job {job_id}" if done.returncode == 0 else
+          f"lossbench: scontrol requeue {job_id} failed: {done.stderr.strip()}", file=sys.stderr, flush=True)
+    return done.returncode == 0
+
+
+def data_key(job: Job) -> tuple[str, ...]:
     return tuple(o for o in job.overrides if override_key(o) in ("data", "data.root"))
 
 
@@ -62,83 +170,34 @@ def probe_data(job: Job) -> str | None:
             datamodule.setup("fit")
         del datamodule
         return None
-    except KeyboardInterrupt:
-        raise
-    except BaseException as err:  # noqa: BLE001 -- SystemExit from a dataset's clear offline message too
+    except Exception as err:  # noqa: BLE001 -- any reason the data cannot be had is reported
         cause = err.__cause__ if err.__cause__ is not None else err
         text = captured.getvalue().strip() or f"{type(cause).__name__}: {cause}"
         return " ".join(text.replace("lossbench: error:", "").split())
 
 
-def _failed(job: Job, exp: Experiment, smoke: bool, error: str, error_type: str) -> dict:
-    return {"status": "failed", "seed": job.seed, "loss": None, "data": None, "model": None,
-            "overrides": list(job.overrides), "sweep": job.describe(exp.name, smoke), "error": error,
-            "error_type": error_type, "wall_time_s": 0.0, "versions": versions()}
+def unavailable_record(spec: SweepJob, reason: str) -> dict:
+    """The failed record of a job whose dataset cannot be had; written to its results.json."""
+    record = new_record(seed=spec.job.seed, loss=None, data=None, model=None, run_dir=spec.job_dir,
+                        overrides=spec.job.overrides, sweep=spec.sweep)
+    record = failed_record(record, f"data unavailable: {reason}", "data_unavailable")
+    record.update(wall_time_s=0.0, versions=versions())
+    write_json(Path(spec.job_dir) / RESULTS_FILE, record)
+    return record
 
 
-def run_job(job: Job, exp: Experiment, job_dir: Path, smoke: bool, progress: bool) -> dict:
-    from lossbench.train import run_in_process
+def outcome_line(res: dict) -> str:
+    """The short outcome of a job for the sweep's per-job line."""
+    from lossbench.results import first_error_line
 
-    overrides = list(job.overrides) if progress else [*job.overrides, *QUIET_OVERRIDES]
-    try:
-        return run_in_process(overrides, job_dir, extra={"sweep": job.describe(exp.name, smoke)})
-    except SystemExit as err:  # a component that exits instead of raising must not end the sweep
-        results = _failed(job, exp, smoke, f"the job exited (SystemExit {err.code})", "exception")
-        write_json(job_dir / RESULTS_FILE, results)
-        return results
-
-
-def _line(res: dict) -> str:
-    if res.get("status") != "completed":
-        return f"FAILED: {str(res.get('error', '?')).splitlines()[0][:160]}"
+    status = res.get("status")
+    if status == "held":
+        return f"held by {res.get('held_by')}: skipped here"
+    if status != "completed":
+        return f"{str(status).upper()}: {first_error_line(res)[:160]}"
     final, best = res["final"], res.get("best")
     text = f"acc {final['test_acc']:.4f}  bal {final['test_balanced_acc']:.4f}"
     if best:
         text += f"  (best@{best['epoch']}: {best['test_acc']:.4f})"
-    return f"{text}  {res.get('wall_time_s', 0):.1f}s"
-
-
-def write_sweep_file(sweep_dir: Path, exp: Experiment, jobs: list[Job], smoke: bool, argv: list[str]) -> None:
-    info = {**exp.as_dict(), "smoke": smoke, "command": "lossbench sweep " + " ".join(argv),
-            "jobs": [{"job": j.name, "method": j.method, "setting": j.setting, "seed": j.seed,
-                      "overrides": j.overrides} for j in jobs]}
-    # Only the jobs of this invocation are listed; the report reads every results.json anyway.
-    write_json(sweep_dir / SWEEP_FILE, info)
-
-
-def run_jobs(exp: Experiment, jobs: list[Job], sweep_dir: Path, smoke: bool, progress: bool = False,
-             verbose: bool = False) -> list[dict]:
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    width = len(str(len(jobs)))
-    unavailable: dict[tuple, str | None] = {}
-    results = []
-    started = time.time()
-    with quiet_lightning(not verbose):
-        for i, job in enumerate(jobs, 1):
-            job_dir = sweep_dir / job.name
-            head = f"[{i:>{width}}/{len(jobs)}] {job.setting} | {job.method} | seed {job.seed}"
-            prev = read_results(job_dir / RESULTS_FILE)
-            if prev and prev.get("status") == "completed" and (prev.get("sweep") or {}).get("overrides") == job.overrides:
-                print(f"{head}: done before, skipped", flush=True)
-                results.append(prev)
-                continue
-            if not smoke:
-                key = _data_key(job)
-                if key not in unavailable:
-                    unavailable[key] = probe_data(job)
-                    if unavailable[key]:
-                        print(f"lossbench: data unavailable for {' '.join(key)}: {unavailable[key]}", file=sys.stderr)
-                if unavailable[key]:
-                    res = _failed(job, exp, smoke, f"data unavailable: {unavailable[key]}", "data_unavailable")
-                    write_json(job_dir / RESULTS_FILE, res)
-                    print(f"{head}: data unavailable", flush=True)
-                    results.append(res)
-                    continue
-            print(f"{head} ...", end="" if not progress else "\n", flush=True)
-            res = run_job(job, exp, job_dir, smoke, progress)
-            print(f"{'' if not progress else head + ':'} {_line(res)}", flush=True)
-            results.append(res)
-    elapsed = time.time() - started
-    done = sum(r.get("status") == "completed" for r in results)
-    print(f"sweep {exp.name}: {done}/{len(results)} jobs completed in {elapsed:.0f} s", flush=True)
-    return results
+    text += f"  {res.get('wall_time_s', 0):.1f}s"
+    return text

@@ -1,0 +1,78 @@
+"""Which process of a job this is, and the command line Lightning's DDP children re-run.
+
+A job's ranks share one run directory and only global rank 0 writes. The rank comes from the
+launcher that started the process: torchrun/Lightning (`RANK`, or `LOCAL_RANK` + `NODE_RANK`), or
+SLURM's `srun` (`SLURM_PROCID` when the step has several tasks).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def srun_tasks() -> int:
+    """The number of tasks of the enclosing `srun` step (1 outside one)."""
+    if "SLURM_STEP_ID" not in os.environ and "SLURM_STEPID" not in os.environ:
+        return 1
+    try:
+        return int(os.environ.get("SLURM_STEP_NUM_TASKS") or os.environ.get("SLURM_NTASKS") or 1)
+    except ValueError:
+        return 1
+
+
+def global_rank() -> int:
+    """This process's global rank within its job (0 for a single-process job)."""
+    for var in ("RANK", "PMI_RANK"):
+        if os.environ.get(var, "").isdigit():
+            return int(os.environ[var])
+    if srun_tasks() > 1 and os.environ.get("SLURM_PROCID", "").isdigit():
+        return int(os.environ["SLURM_PROCID"])
+    local = int(os.environ.get("LOCAL_RANK", "0") or 0)
+    node = int(os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "0")) or 0)
+    return local if node == 0 else node * 10_000 + local  # any non-zero value means "not rank 0"
+
+
+def is_global_zero() -> bool:
+    return global_rank() == 0
+
+
+# What Lightning's DDP launcher writes into the parent's environment when it starts children. Left
+# there, the next job in the same interpreter would take itself for a child of an outside launcher.
+DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE", "GROUP_RANK", "RANK",
+           "PL_GLOBAL_SEED", "PL_SEED_WORKERS")
+
+
+@contextlib.contextmanager
+def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
+    """One job's process-wide settings for Lightning's DDP launcher, restored afterwards.
+
+    The launcher re-runs `sys.argv` in each child process: for the job, that is this job alone (the
+    `train` subcommand, the job's own overrides, never `-m`, so a child never re-launches a sweep)
+    and its run directory, so that every rank uses the same one. The launcher also writes rank
+    variables into this process's environment; they are put back as they were."""
+    saved_argv = list(sys.argv)
+    saved_env = {k: os.environ.get(k) for k in DDP_ENV}
+    prog = saved_argv[0] if saved_argv else "lossbench"
+    kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir="))]
+    sys.argv = [prog, "train", *kept, f"hydra.run.dir={Path(run_dir)}"]
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def release_process_group() -> None:
+    """Destroy the torch.distributed process group a DDP job leaves behind, so that the next job of
+    a multirun or sweep in this interpreter can start its own (else: gloo "Connection closed")."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
