@@ -64,8 +64,10 @@ write_config() {
     host=$(hostname -s)
     cpus=$(nproc)
     mem=$(real_memory_mb)
-    mkdir -p "$STATE_DIR"/{munge,spool,state,log,pids}
-    chmod 700 "$STATE_DIR" "$STATE_DIR/munge"
+    mkdir -p "$STATE_DIR"/{munge,spool,state,log,pids} 2>/dev/null \
+        || die "cannot create the state directory $STATE_DIR (set LOSSBENCH_SLURM_DIR to another)"
+    # munged wants its socket's directory searchable by all; the key file itself is 0600.
+    chmod 755 "$STATE_DIR" "$STATE_DIR/munge"
     # munged refuses a key that others can read, or one shorter than 32 bytes.
     if [[ ! -s $STATE_DIR/munge/munge.key ]]; then
         (umask 077 && head -c 1024 /dev/urandom >"$STATE_DIR/munge/munge.key")
@@ -137,17 +139,30 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it s
 
 node_idle() { [[ $(SLURM_CONF=$CONF sinfo -h -N -o '%T' 2>/dev/null) == idle ]]; }
 
-fail_start() {  # report why the cluster did not come up, stop what started, exit non-zero
-    local log
-    say "error: $1"
-    for log in munged.out slurmctld.log slurmctld.out slurmd.log slurmd.out; do
-        if [[ -s $STATE_DIR/log/$log ]]; then
-            say "--- last lines of $STATE_DIR/log/$log"
-            tail -n 8 "$STATE_DIR/log/$log" >&2
+fail_start() {  # show the daemons' logs, stop what started, end with one line saying why
+    local log fatal
+    for log in munged slurmctld slurmd; do
+        if [[ -s $STATE_DIR/log/$log.log ]]; then
+            say "--- last lines of $STATE_DIR/log/$log.log"
+            tail -n 6 "$STATE_DIR/log/$log.log" >&2
         fi
     done
+    fatal=$(grep -h -m1 -E 'fatal|Error: ' "$STATE_DIR"/log/*.log 2>/dev/null | head -n1 || true)
     stop_daemons
-    exit 1
+    die "$1${fatal:+ (first fatal log line: $fatal)}"
+}
+
+# Poll until the node is idle; give up early when a daemon has died, or after WAIT_S seconds.
+wait_until_idle() {
+    local deadline=$((SECONDS + WAIT_S)) name
+    until node_idle; do
+        for name in "${DAEMONS[@]}"; do
+            [[ -n $(live_pid "$name") ]] || fail_start "$name exited during start-up"
+        done
+        ((SECONDS < deadline)) || fail_start "the node did not become idle within ${WAIT_S}s (sinfo: $(
+            SLURM_CONF=$CONF sinfo -h -N -o '%N %T %E' 2>&1 | head -n1))"
+        sleep 0.5
+    done
 }
 
 start() {
@@ -173,9 +188,7 @@ start() {
     # -c: start with no saved jobs; -i: ignore state from an older config.
     launch slurmctld slurmctld -D -c -i -f "$CONF"
     launch slurmd slurmd -D -f "$CONF"
-    if ! wait_for "$WAIT_S" "idle node" node_idle; then
-        fail_start "the node did not become idle within ${WAIT_S}s (sinfo: $(SLURM_CONF=$CONF sinfo -h -N -o '%N %T %E' 2>&1 | head -n1))"
-    fi
+    wait_until_idle
     say "cluster up: node $(hostname -s), $(nproc) CPUs, partition debug (state in $STATE_DIR)"
     echo "export SLURM_CONF=$CONF"
 }
@@ -198,7 +211,7 @@ stop_daemons() {
             pids+=("$pid")
         fi
     done
-    deadline=$((SECONDS + 10))
+    deadline=$((SECONDS + 5))
     for pid in "${pids[@]}"; do
         while [[ -d /proc/$pid ]] && ((SECONDS < deadline)); do sleep 0.2; done
         [[ -d /proc/$pid ]] && kill -KILL "$pid" 2>/dev/null || true
@@ -208,7 +221,7 @@ stop_daemons() {
 
 stop() {
     if [[ ! -d $STATE_DIR/pids ]]; then
-        say "not running (no $STATE_DIR)"
+        say "not running (no pids recorded in $STATE_DIR/pids)"
         return 0
     fi
     stop_daemons
