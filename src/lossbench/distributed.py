@@ -49,19 +49,26 @@ DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE"
 def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
     """One job's process-wide settings for Lightning's DDP launcher, restored afterwards.
 
-    The launcher re-runs `sys.argv` in each child process: for the job, that is this job alone (the
+    The launcher re-runs the command line in each child process: for the job, that is this job alone (the
     `train` subcommand, the job's own overrides, never `-m`, so a child never re-launches a sweep)
     and its run directory, so that every rank uses the same one. The launcher also writes rank
     variables into this process's environment; they are put back as they were."""
-    saved_argv = list(sys.argv)
+    import __main__
+    import importlib.util
+
+    saved_argv, saved_spec = list(sys.argv), getattr(__main__, "__spec__", None)
     saved_env = {k: os.environ.get(k) for k in DDP_ENV}
-    prog = saved_argv[0] if saved_argv else "lossbench"
     kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir="))]
-    sys.argv = [prog, "train", *kept, f"hydra.run.dir={Path(run_dir)}"]
+    sys.argv = [saved_argv[0] if saved_argv else "lossbench", "train", *kept, f"hydra.run.dir={Path(run_dir)}"]
+    # Lightning starts each child as `python -m <__main__.__spec__.name> argv[1:]`. In a worker that
+    # is not lossbench's own command (submitit's `_submit`, a Hydra launcher, pytest) that would run
+    # the worker's program: point it at `python -m lossbench` for the job.
+    __main__.__spec__ = importlib.util.find_spec("lossbench.__main__")
     try:
         yield
     finally:
         sys.argv = saved_argv
+        __main__.__spec__ = saved_spec
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
