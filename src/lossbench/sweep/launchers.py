@@ -350,7 +350,10 @@ def _run_slurm(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
             i, spec = running[job]
             record = read_results(Path(spec.job_dir) / RESULTS_FILE)
             status = (record or {}).get("status")
-            if status in ("completed", "failed") or (job.done() and status != "running"):
+            # submitit's result file, not job.done(): that asks sacct, which many clusters (and the
+            # test cluster) run without, and it logs a warning on every call then
+            ended = Path(job.paths.result_pickle).exists()
+            if status in ("completed", "failed") or (ended and status != "running"):
                 running.pop(job)
                 records[i] = record if isinstance(record, dict) else _finished(job, spec)
                 progress.say(f"{progress.head(i, spec)}: {outcome_line(records[i])} (SLURM {job.job_id})")
