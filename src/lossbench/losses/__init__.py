@@ -8,23 +8,30 @@ from lossbench.losses.registry import build_loss, get_loss_class, list_losses, r
 
 # Registration happens on import: keep one import per loss module here.
 from lossbench.losses import (  # noqa: E402,F401  isort: skip
-    ce, comp_sum, dual_focal, encouraging, focal, ldam, ldr, logit_adjust, poly, squentropy, symmetric, vs)
+    ce, class_balanced, comp_sum, dual_focal, encouraging, eql, focal, lade, label_aware_smoothing, ldam, ldr,
+    logit_adjust, poly, seesaw, squentropy, symmetric, vs)
 
 from lossbench.losses.ce import CrossEntropyLoss  # noqa: E402
+from lossbench.losses.class_balanced import ClassBalancedFocalLoss, ClassBalancedSigmoidLoss  # noqa: E402
 from lossbench.losses.comp_sum import CompSumLoss, GeneralizedCrossEntropyLoss  # noqa: E402
 from lossbench.losses.dual_focal import DualFocalLoss  # noqa: E402
 from lossbench.losses.encouraging import EncouragingLoss  # noqa: E402
+from lossbench.losses.eql import EqualizationLoss  # noqa: E402
 from lossbench.losses.focal import FocalLoss  # noqa: E402
+from lossbench.losses.lade import LADELoss  # noqa: E402
+from lossbench.losses.label_aware_smoothing import LabelAwareSmoothingLoss  # noqa: E402
 from lossbench.losses.ldam import LDAMLoss  # noqa: E402
 from lossbench.losses.ldr import LDRKLLoss  # noqa: E402
 from lossbench.losses.logit_adjust import BalancedSoftmaxLoss, LogitAdjustedLoss  # noqa: E402
 from lossbench.losses.poly import Poly1CrossEntropyLoss, Poly1FocalLoss  # noqa: E402
+from lossbench.losses.seesaw import SeesawLoss  # noqa: E402
 from lossbench.losses.squentropy import SquentropyLoss  # noqa: E402
 from lossbench.losses.symmetric import MAELoss, NCEandRCELoss, NormalizedCrossEntropyLoss, SymmetricCrossEntropyLoss  # noqa: E402,E501
 from lossbench.losses.vs import VSLoss  # noqa: E402
 
 __all__ = ["ClassificationLoss", "build_loss", "get_loss_class", "list_losses", "register_loss",
-           "BalancedSoftmaxLoss", "CompSumLoss", "CrossEntropyLoss", "DualFocalLoss", "EncouragingLoss",
-           "FocalLoss", "GeneralizedCrossEntropyLoss", "LDAMLoss", "LDRKLLoss", "LogitAdjustedLoss", "MAELoss",
-           "NCEandRCELoss", "NormalizedCrossEntropyLoss", "Poly1CrossEntropyLoss", "Poly1FocalLoss",
-           "SquentropyLoss", "SymmetricCrossEntropyLoss", "VSLoss"]
+           "BalancedSoftmaxLoss", "ClassBalancedFocalLoss", "ClassBalancedSigmoidLoss", "CompSumLoss",
+           "CrossEntropyLoss", "DualFocalLoss", "EncouragingLoss", "EqualizationLoss", "FocalLoss",
+           "GeneralizedCrossEntropyLoss", "LADELoss", "LDAMLoss", "LDRKLLoss", "LabelAwareSmoothingLoss",
+           "LogitAdjustedLoss", "MAELoss", "NCEandRCELoss", "NormalizedCrossEntropyLoss", "Poly1CrossEntropyLoss",
+           "Poly1FocalLoss", "SeesawLoss", "SquentropyLoss", "SymmetricCrossEntropyLoss", "VSLoss"]

@@ -6,6 +6,7 @@ A subclass implements `per_sample(logits, targets) -> [N]`; the base class appli
   2. the per-sample loss of the subclass;
   3. class re-weighting (`reweight`), optionally deferred (`reweight_from_epoch`, the DRW schedule
      of Cao et al. 2019): a weighted mean sum(w_y l) / sum(w_y), as F.cross_entropy(weight=...) does;
+     then `batch_term`, for a loss with a term of the whole batch (none by default);
   4. `logz_penalty`: + coeff * mean((log sum_j exp z_j)^2), the "z-loss" auxiliary term of
      large-model training (PaLM, Chowdhery et al. 2022); computed on the (clipped) logits.
 At evaluation, `adjust_eval_logits` applies post-hoc logit adjustment (Menon et al., "Long-tail
@@ -188,6 +189,11 @@ class ClassificationLoss(nn.Module):
                                    label_smoothing=self.label_smoothing)
         raise NotImplementedError
 
+    def batch_term(self, logits: Tensor, targets: Tensor) -> Tensor | None:
+        """A term of the whole batch that is not a mean of per-sample losses (LADE's regulariser),
+        added after the reduction; None (the default) for the losses that have none."""
+        return None
+
     def reduce(self, losses: Tensor, targets: Tensor) -> Tensor:
         """Mean over the batch, or the weighted mean sum(w_y l) / sum(w_y) while weights are on."""
         weights = self.active_class_weights()
@@ -211,6 +217,9 @@ class ClassificationLoss(nn.Module):
                                    label_smoothing=self.label_smoothing)
         else:
             loss = self.reduce(self.per_sample(logits, targets), targets)
+        extra = self.batch_term(logits, targets)
+        if extra is not None:
+            loss = loss + extra
         if self.logz_penalty:
             loss = loss + self.logz_penalty * torch.logsumexp(logits, dim=-1).pow(2).mean()
         return loss
