@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lossbench.models import MLP, CosineClassifier, ResNet32, SmallCNN
+from lossbench.models import CNN8, MLP, CosineClassifier, ResNet32, SmallCNN
 
 
 def test_resnet32_has_the_papers_size():
@@ -45,3 +45,30 @@ def test_small_models_take_any_small_image(classifier, size, channels):
 def test_unknown_classifier_is_a_clear_error():
     with pytest.raises(ValueError, match="model.classifier='cos' is not one of linear, cosine"):
         SmallCNN(num_classes=10, in_channels=1, classifier="cos")
+
+
+MODELS_WITH_A_HEAD = [MLP, SmallCNN, ResNet32, CNN8]  # CNN8: its apl_init re-initialises weights after the head
+
+
+@pytest.mark.parametrize("model_cls", MODELS_WITH_A_HEAD)
+@pytest.mark.parametrize("num_classes", [2, 10, 100])
+def test_sigmoid_prior_head_bias_starts_every_sigmoid_at_one_over_c(model_cls, num_classes):
+    # class-balanced-loss reference (richardaecn, src/model_base.py): bias -log(C - 1).
+    torch.manual_seed(0)
+    model = model_cls(num_classes=num_classes, in_channels=3, image_size=32, head_bias_init="sigmoid_prior")
+    bias = model.classifier.bias.detach()
+    expected = torch.full((num_classes,), -torch.log(torch.tensor(num_classes - 1.0)).item())
+    torch.testing.assert_close(bias, expected)
+    torch.testing.assert_close(torch.sigmoid(bias), torch.full((num_classes,), 1.0 / num_classes))
+    # Only the bias changes: the weights are those of the default model with the same seed.
+    torch.manual_seed(0)
+    default = model_cls(num_classes=num_classes, in_channels=3, image_size=32)
+    assert torch.equal(model.classifier.weight, default.classifier.weight)
+    assert not torch.allclose(default.classifier.bias, bias)
+
+
+def test_head_bias_init_errors_name_the_option():
+    with pytest.raises(ValueError, match="model.head_bias_init='prior' is not one of none, sigmoid_prior"):
+        MLP(num_classes=10, in_channels=1, image_size=8, head_bias_init="prior")
+    with pytest.raises(ValueError, match="cosine classifier has none"):
+        SmallCNN(num_classes=10, in_channels=1, classifier="cosine", head_bias_init="sigmoid_prior")

@@ -1,5 +1,5 @@
 """Models: plain nn.Modules (no Lightning). Each takes num_classes, in_channels and image_size
-(filled in from the data module) and a `classifier: linear|cosine` head."""
+(filled in from the data module), a `classifier: linear|cosine` head and `head_bias_init: none|sigmoid_prior`."""
 from lossbench.models.cnn8 import CNN8
 from lossbench.models.heads import CosineClassifier, make_classifier
 from lossbench.models.mlp import MLP

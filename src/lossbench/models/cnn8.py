@@ -27,7 +27,7 @@ class CNN8(nn.Module):
     """Six conv layers and two fully connected layers (8 weight layers)."""
 
     def __init__(self, *, num_classes: int, in_channels: int = 3, image_size: int = 32,
-                 hidden: int = 256, classifier: str = "linear"):
+                 hidden: int = 256, classifier: str = "linear", head_bias_init: str = "none"):
         super().__init__()
         if image_size < 8:
             raise ValueError(f"model=cnn8 needs images of at least 8x8 pixels (three 2x2 max-pools); got "
@@ -39,7 +39,7 @@ class CNN8(nn.Module):
         side = image_size // 8
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.fc1 = nn.Sequential(nn.Linear(WIDTHS[-1] * side * side, hidden), nn.BatchNorm1d(hidden), nn.ReLU())
-        self.classifier = make_classifier(classifier, hidden, num_classes)
+        self.classifier = make_classifier(classifier, hidden, num_classes, head_bias_init)
         apl_init(self)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -2,14 +2,22 @@
 
 The cosine head is LDAM-DRW's `NormedLinear` (kaidic/LDAM-DRW, models/resnet_cifar.py): logits are
 cosine similarities in [-1, 1], so the loss must scale them (LDAM's `scale=30`).
+
+`head_bias_init` (linear head only): `none` keeps PyTorch's default bias; `sigmoid_prior` sets every
+bias to -log(C - 1), so each class's sigmoid starts at 1/C. That is the last-layer initialisation of
+the class-balanced sigmoid/focal losses' reference code (richardaecn/class-balanced-loss,
+src/model_base.py `_fully_connected`), for `cb_sigmoid` and `cb_focal`.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 CLASSIFIERS = ("linear", "cosine")
+HEAD_BIAS_INITS = ("none", "sigmoid_prior")
 
 
 class CosineClassifier(nn.Module):
@@ -24,9 +32,17 @@ class CosineClassifier(nn.Module):
         return F.normalize(features, dim=1) @ F.normalize(self.weight, dim=0)
 
 
-def make_classifier(kind: str, in_features: int, num_classes: int) -> nn.Module:
+def make_classifier(kind: str, in_features: int, num_classes: int, bias_init: str = "none") -> nn.Module:
+    if bias_init not in HEAD_BIAS_INITS:
+        raise ValueError(f"model.head_bias_init={bias_init!r} is not one of {', '.join(HEAD_BIAS_INITS)}.")
     if kind == "linear":
-        return nn.Linear(in_features, num_classes)
+        head = nn.Linear(in_features, num_classes)
+        if bias_init == "sigmoid_prior":
+            nn.init.constant_(head.bias, -math.log(num_classes - 1))
+        return head
     if kind == "cosine":
+        if bias_init != "none":
+            raise ValueError(f"model.head_bias_init={bias_init!r} needs a bias, but the cosine classifier has none; "
+                             f"use model.classifier=linear.")
         return CosineClassifier(in_features, num_classes)
     raise ValueError(f"model.classifier={kind!r} is not one of {', '.join(CLASSIFIERS)}.")

@@ -10,14 +10,14 @@ class MLP(nn.Module):
     """Flatten -> [Linear -> ReLU] x len(hidden) -> classifier."""
 
     def __init__(self, *, num_classes: int, in_channels: int, image_size: int,
-                 hidden: tuple[int, ...] = (256, 128), classifier: str = "linear"):
+                 hidden: tuple[int, ...] = (256, 128), classifier: str = "linear", head_bias_init: str = "none"):
         super().__init__()
         layers, width = [nn.Flatten()], in_channels * image_size * image_size
         for h in hidden:
             layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
             width = h
         self.features = nn.Sequential(*layers)
-        self.classifier = make_classifier(classifier, width, num_classes)
+        self.classifier = make_classifier(classifier, width, num_classes, head_bias_init)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))

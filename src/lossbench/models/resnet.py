@@ -66,7 +66,7 @@ class ResNet(nn.Module):
     """ResNet-`depth` (18, 34 or 50) for small images."""
 
     def __init__(self, *, num_classes: int, in_channels: int = 3, image_size: int = 32, depth: int = 50,
-                 classifier: str = "linear"):
+                 classifier: str = "linear", head_bias_init: str = "none"):
         super().__init__()
         if depth not in DEPTHS:
             raise ValueError(f"model.depth={depth!r} is not one of {', '.join(map(str, DEPTHS))}.")
@@ -79,7 +79,7 @@ class ResNet(nn.Module):
                 stages.append(block(cin, planes, stride if i == 0 else 1))
                 cin = planes * block.expansion
         self.layers = nn.Sequential(*stages)
-        self.classifier = make_classifier(classifier, cin, num_classes)
+        self.classifier = make_classifier(classifier, cin, num_classes, head_bias_init)
         apl_init(self)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -34,7 +34,7 @@ class BasicBlock(nn.Module):
 
 class CifarResNet(nn.Module):
     def __init__(self, *, num_classes: int, in_channels: int = 3, image_size: int = 32,
-                 depth: int = 32, classifier: str = "linear"):
+                 depth: int = 32, classifier: str = "linear", head_bias_init: str = "none"):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"model.depth={depth} is not 6n+2 (20, 32, 44, 56, 110).")
@@ -47,7 +47,7 @@ class CifarResNet(nn.Module):
                 blocks.append(BasicBlock(cin, cout, stride if i == 0 else 1))
                 cin = cout
         self.layers = nn.Sequential(*blocks)
-        self.classifier = make_classifier(classifier, 64, num_classes)
+        self.classifier = make_classifier(classifier, 64, num_classes, head_bias_init)
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 nn.init.kaiming_normal_(m.weight)

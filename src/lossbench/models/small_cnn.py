@@ -13,14 +13,14 @@ def _conv_block(cin: int, cout: int) -> list[nn.Module]:
 
 class SmallCNN(nn.Module):
     def __init__(self, *, num_classes: int, in_channels: int, image_size: int = 32,
-                 width: int = 32, classifier: str = "linear"):
+                 width: int = 32, classifier: str = "linear", head_bias_init: str = "none"):
         super().__init__()
         self.features = nn.Sequential(
             *_conv_block(in_channels, width), nn.MaxPool2d(2),
             *_conv_block(width, 2 * width),
             *_conv_block(2 * width, 4 * width),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.classifier = make_classifier(classifier, 4 * width, num_classes)
+        self.classifier = make_classifier(classifier, 4 * width, num_classes, head_bias_init)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(x))
