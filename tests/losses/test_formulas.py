@@ -149,8 +149,80 @@ def ldr_kl(z, y, lambda_=1.0, margin=0.1, normalize=True):
     return lambda_ * (torch.log(torch.exp(d - m).mean(dim=1)) + m.squeeze(1))
 
 
+def _cb_weights(beta):
+    raw = (1 - beta) / (1 - beta ** COUNTS)
+    return raw / raw.sum() * C
+
+
+def _sigmoid_terms(z, y):
+    """1 - p_t and -log p_t of each one-vs-all sigmoid, t = e_y, from exp/log1p (no softplus)."""
+    t = onehot(y)
+    margin = torch.where(t > 0, z, -z)             # p_t = sigmoid(margin)
+    return 1 / (1 + torch.exp(margin)), torch.log1p(torch.exp(-margin))
+
+
+def cb_sigmoid(z, y, beta=0.9999):
+    _, bce = _sigmoid_terms(z, y)
+    return _cb_weights(beta)[y] * bce.sum(dim=1)
+
+
+def cb_focal(z, y, beta=0.9999, gamma=1.0):
+    one_minus_pt, bce = _sigmoid_terms(z, y)
+    return _cb_weights(beta)[y] * (one_minus_pt ** gamma * bce).sum(dim=1)
+
+
+def eql(z, y, gamma=0.9, lambda_=0.005):
+    # The same Bernoulli draws as the loss: torch.rand of the logits' shape (float32), after the
+    # harness's torch.manual_seed.
+    rare = (COUNTS / COUNTS.sum()) < lambda_
+    beta = (torch.rand(z.shape) < gamma).double()
+    w = 1 - beta * rare.double() * (1 - onehot(y))
+    m = z.max(dim=1, keepdim=True).values.detach()
+    return -(pick(z, y) - m.squeeze(1) - torch.log((w * torch.exp(z - m)).sum(dim=1)))
+
+
+def seesaw(z, y, p=0.8, q=2.0, eps=1e-2):
+    # A fresh loss has seen only this batch: N = the batch's class counts (at least 1).
+    n = torch.bincount(y, minlength=C).double().clamp(min=1)
+    ratio = n[None, :] / n[y][:, None]
+    mitigation = torch.where(ratio < 1, ratio ** p, torch.ones_like(ratio))
+    sigma = torch.exp(log_probs(z.detach()))
+    score = sigma / pick(sigma, y).clamp(min=eps)[:, None]
+    compensation = torch.where(score > 1, score ** q, torch.ones_like(score))
+    s = torch.where(onehot(y) > 0, torch.ones_like(score), mitigation * compensation)
+    return ce(z + torch.log(s), y)
+
+
+def lade(z, y, alpha=0.1, lambda_=0.01):
+    # Paper Eq. 12-13 with the reference code's constants; the batch term is added to every sample,
+    # so the harness's mean over samples is CE + the batch term.
+    prior = COUNTS / COUNTS.sum()
+    ce_part = ce(z + torch.log(prior + 1e-9), y)
+    n = len(y)
+    bound = torch.zeros((), dtype=torch.float64)
+    for c in range(C):
+        members = y == c
+        first = z[members, c].sum() / (members.sum() + 1e-8)
+        second = torch.log(torch.exp(z[:, c] - torch.log(prior[c] + 1e-9) + math.log(1 / C + 1e-9)).sum() / n)
+        bound = bound + prior[c] * (first - second - lambda_ * second ** 2)
+    return ce_part - alpha * bound
+
+
+def label_aware_smoothing(z, y, eps_head=0.3, eps_tail=0.0, profile="concave"):
+    n_max, n_min = COUNTS.max().item(), COUNTS.min().item()
+    eps = []
+    for n in COUNTS.tolist():
+        r = (n - n_min) / (n_max - n_min)
+        shape = {"concave": math.sin(math.pi * r / 2), "linear": r, "convex": 1 - math.cos(math.pi * r / 2)}[profile]
+        eps.append(eps_tail + (eps_head - eps_tail) * shape)
+    e = torch.tensor(eps, dtype=torch.float64)[y]
+    lp = log_probs(z)
+    return (1 - e) * -pick(lp, y) + e * -lp.mean(dim=1)
+
+
 REFERENCES = {f.__name__: f for f in (ce, focal, poly1, poly1_focal, ldam, logit_adjust, balanced_softmax, vs, gce,
-                                      mae, sce, nce, nce_rce, comp_sum, squentropy, encouraging, dual_focal, ldr_kl)}
+                                      mae, sce, nce, nce_rce, comp_sum, squentropy, encouraging, dual_focal, ldr_kl,
+                                      cb_sigmoid, cb_focal, eql, seesaw, lade, label_aware_smoothing)}
 
 # Defaults, then non-default parameters of each loss.
 CASES = [(name, {}) for name in sorted(REFERENCES)] + [
@@ -177,6 +249,16 @@ CASES = [(name, {}) for name in sorted(REFERENCES)] + [
     ("dual_focal", {"gamma": 2.0, "second": "max_other"}),
     ("ldr_kl", {"lambda_": 0.2, "margin": 2.0}),
     ("ldr_kl", {"lambda_": 10.0, "margin": 0.5, "normalize": False}),
+    ("cb_sigmoid", {"beta": 0.99}),
+    ("cb_focal", {"beta": 0.999, "gamma": 2.0}),
+    ("cb_focal", {"gamma": 0.5}),
+    ("eql", {"lambda_": 0.05}),                 # classes 5 and 6 (pi < 0.05) dropped at random
+    ("eql", {"gamma": 1.0, "lambda_": 0.1}),    # classes 3 to 6 always dropped
+    ("seesaw", {"p": 0.5, "q": 1.0, "eps": 0.1}),
+    ("seesaw", {"q": 0.0}),
+    ("lade", {"alpha": 1.0, "lambda_": 0.5}),
+    ("label_aware_smoothing", {"eps_head": 0.4, "eps_tail": 0.1, "profile": "linear"}),
+    ("label_aware_smoothing", {"eps_head": 0.2, "eps_tail": 0.05, "profile": "convex"}),
 ]
 IDS = [name + "".join(f"-{k}={v}" for k, v in params.items() if k != "alpha") + ("-alpha" if "alpha" in params else "")
        for name, params in CASES]
@@ -196,6 +278,7 @@ def _batch(scale, n=48, seed=0):
 
 
 def _value_grad(fn, logits, targets):
+    torch.manual_seed(0)  # the same random draws for the loss and its reference (eql)
     z = logits.clone().requires_grad_(True)
     value = fn(z, targets)
     (grad,) = torch.autograd.grad(value, z)

@@ -34,6 +34,10 @@ CE_CASES = {
     "poly1_focal epsilon=0 gamma=0": ("poly1_focal", {"epsilon": 0.0, "gamma": 0.0}),
     "dual_focal gamma=0": ("dual_focal", {"gamma": 0.0}),
     "sce alpha=1 beta=0": ("sce", {"alpha": 1.0, "beta": 0.0}),
+    "eql gamma=0": ("eql", {"gamma": 0.0, "lambda_": 0.5}),
+    "eql lambda=0 (no rare class)": ("eql", {"lambda_": 0.0}),
+    "seesaw p=0 q=0": ("seesaw", {"p": 0.0, "q": 0.0}),
+    "label_aware_smoothing eps=0": ("label_aware_smoothing", {"eps_head": 0.0, "eps_tail": 0.0}),
 }
 
 
@@ -91,3 +95,56 @@ def test_ldr_kl_on_raw_logits_without_margin_is_ce_minus_log_c():
     torch.testing.assert_close(value, ce_value - torch.log(torch.tensor(float(C), dtype=torch.float64)),
                                rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(grad, ce_grad, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("profile", ["concave", "linear", "convex"])
+def test_label_aware_smoothing_with_equal_ends_is_label_smoothing(profile):
+    logits, targets = _batch(5.0, seed=2)
+    las = build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, eps_head=0.2, eps_tail=0.2,
+                     profile=profile)
+    smoothed = lambda z, y: F.cross_entropy(z, y, label_smoothing=0.2)  # noqa: E731
+    torch.testing.assert_close(_value_and_grad(las, logits, targets), _value_and_grad(smoothed, logits, targets),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_label_aware_smoothing_on_balanced_counts_is_label_smoothing_at_eps_head():
+    # The reference's factors are 0/0 there; lossbench treats every class as a head class.
+    logits, targets = _batch(5.0, seed=3)
+    las = build_loss("label_aware_smoothing", num_classes=C, class_counts=[30] * C)
+    torch.testing.assert_close(las(logits, targets), F.cross_entropy(logits, targets, label_smoothing=0.3),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_label_aware_smoothing_factors_run_from_eps_tail_to_eps_head():
+    for profile in ("concave", "linear", "convex"):
+        las = build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, eps_head=0.3, eps_tail=0.1,
+                         profile=profile)
+        assert las.smoothing[0].item() == pytest.approx(0.3, abs=1e-15)   # the commonest class
+        assert las.smoothing[-1].item() == pytest.approx(0.1, abs=1e-15)  # the rarest class
+        assert (las.smoothing.diff() <= 0).all()                          # monotone in the count
+    mid = [build_loss("label_aware_smoothing", num_classes=3, class_counts=[10, 6, 2], profile=p).smoothing[1].item()
+           for p in ("concave", "linear", "convex")]
+    assert mid == pytest.approx([0.3 * 2 ** -0.5, 0.15, 0.3 * (1 - 2 ** -0.5)], abs=1e-15)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_cb_focal_at_gamma_zero_is_cb_sigmoid(scale):
+    logits, targets = _batch(scale, seed=4)
+    a = _value_and_grad(build_loss("cb_focal", num_classes=C, class_counts=COUNTS, gamma=0.0), logits, targets)
+    b = _value_and_grad(build_loss("cb_sigmoid", num_classes=C, class_counts=COUNTS), logits, targets)
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_cb_sigmoid_is_weighted_binary_cross_entropy():
+    logits, targets = _batch(3.0, seed=5)
+    loss_fn = build_loss("cb_sigmoid", num_classes=C, class_counts=COUNTS, beta=0.99)
+    bce = F.binary_cross_entropy_with_logits(logits, F.one_hot(targets, C).double(), reduction="none").sum(dim=1)
+    torch.testing.assert_close(loss_fn(logits, targets), (loss_fn.cb_weights[targets] * bce).mean())
+
+
+def test_lade_at_alpha_zero_is_balanced_softmax_up_to_the_codes_1e9():
+    logits, targets = _batch(5.0, seed=6)
+    lade = build_loss("lade", num_classes=C, class_counts=COUNTS, alpha=0.0)
+    bs = build_loss("balanced_softmax", num_classes=C, class_counts=COUNTS)
+    torch.testing.assert_close(_value_and_grad(lade, logits, targets), _value_and_grad(bs, logits, targets),
+                               rtol=1e-6, atol=1e-8)

@@ -24,8 +24,13 @@ TABLE = {
     "nce": {}, "nce_rce": {"alpha": 1.0, "beta": 1.0}, "comp_sum": {"tau": 1.0}, "squentropy": {},
     "encouraging": {"log_end": 0.75}, "dual_focal": {"gamma": 2.0}, "poly1_focal": {"epsilon": 1.0, "gamma": 2.0},
     "ldr_kl": {"lambda_": 1.0, "margin": 0.1},
+    "cb_sigmoid": {"beta": 0.9999}, "cb_focal": {"beta": 0.9999, "gamma": 1.0},
+    "eql": {"gamma": 0.9, "lambda_": 0.005}, "seesaw": {"p": 0.8, "q": 2.0, "eps": 0.01},
+    "lade": {"alpha": 0.1, "lambda_": 0.01},
+    "label_aware_smoothing": {"eps_head": 0.3, "eps_tail": 0.0, "profile": "concave"},
 }
-NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs"}
+NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
+                "label_aware_smoothing"}
 COMMON = {"reweight": "none", "reweight_beta": 0.9999, "reweight_from_epoch": 0, "logit_clip": None,
           "logz_penalty": 0.0, "posthoc_tau": 0.0}
 
@@ -119,6 +124,11 @@ OUT_OF_RANGE = [
     ("ce", "reweight_beta", 1.0, r"\[0, 1\)"), ("ce", "reweight_from_epoch", -1, r"\[0, inf\)"),
     ("ce", "logit_clip", 0.0, r"\(0, inf\)"), ("ce", "logz_penalty", -1e-4, r"\[0, inf\)"),
     ("ce", "posthoc_tau", -1.0, r"\[0, inf\)"), ("focal", "gamma", "two", r"not a number"),
+    ("cb_sigmoid", "beta", 1.0, r"\[0, 1\)"), ("cb_focal", "gamma", -1.0, r"\[0, inf\)"),
+    ("eql", "gamma", 1.5, r"\[0, 1\]"), ("eql", "lambda_", -0.1, r"\[0, 1\]"), ("seesaw", "p", -0.8, r"\[0, inf\)"),
+    ("seesaw", "q", -2.0, r"\[0, inf\)"), ("seesaw", "eps", 0.0, r"\(0, 1\]"), ("lade", "alpha", -0.1, r"\[0, inf\)"),
+    ("lade", "lambda_", -0.01, r"\[0, inf\)"), ("label_aware_smoothing", "eps_head", 1.5, r"\[0, 1\]"),
+    ("label_aware_smoothing", "eps_tail", -0.1, r"\[0, 1\]"),
 ]
 
 
@@ -133,6 +143,8 @@ def test_bad_choices_and_unknown_names_are_value_errors():
         build_loss("ce", num_classes=C, class_counts=COUNTS, reweight="balanced")
     with pytest.raises(ValueError, match="second='max' is not one of"):
         build_loss("dual_focal", num_classes=C, second="max")
+    with pytest.raises(ValueError, match="profile='exp' is not one of 'concave', 'linear', 'convex'"):
+        build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, profile="exp")
     with pytest.raises(ValueError, match=r"no parameter 'gama' \(did you mean 'gamma'\?\).*parameters are: gamma"):
         build_loss("focal", num_classes=C, gama=1.0)
     with pytest.raises(ValueError, match=r"unknown loss 'focall'\. Did you mean 'focal'\?"):
@@ -185,6 +197,7 @@ def test_drw_switches_the_weights_on_at_reweight_from_epoch():
 def test_set_epoch_is_a_no_op_without_a_schedule(name):
     logits, targets = _batch(3)
     loss_fn = build_loss(name, num_classes=C, class_counts=COUNTS)
+    loss_fn.eval()  # seesaw's running counts change in training mode only; this test is about set_epoch
     before = loss_fn(logits, targets)
     loss_fn.set_epoch(160)
     assert loss_fn(logits, targets) == before
