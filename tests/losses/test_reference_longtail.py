@@ -161,7 +161,8 @@ def las_code(z, y, smooth_head, smooth_tail, shape):
     elif shape == "linear":
         smooth = smooth_tail + (smooth_head - smooth_tail) * (counts - n_k) / (n_1 - n_k)
     else:
-        smooth = smooth_head + (smooth_head - smooth_tail) * np.sin(1.5 * np.pi + (counts - n_k) * np.pi / (2 * (n_1 - n_k)))
+        smooth = smooth_head + (smooth_head - smooth_tail) * np.sin(
+            1.5 * np.pi + (counts - n_k) * np.pi / (2 * (n_1 - n_k)))
     smoothing = torch.from_numpy(smooth)[y]
     logprobs = F.log_softmax(z, dim=-1)
     nll_loss = -logprobs.gather(dim=-1, index=y.unsqueeze(1)).squeeze(1)
