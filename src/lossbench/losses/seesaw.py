@@ -13,13 +13,14 @@ State: N, the cumulative number of training samples of each class, starts at zer
 persistent int64 buffer `cum_samples`, so it is saved in `state_dict` and checkpoints and restored on
 resume. As in the reference, each call first adds the batch's labels to N, then computes the loss;
 counts below 1 are taken as 1. lossbench adds the batch only in training mode (`loss_fn.train()`);
-the reference updates on every forward call, evaluation included. It needs no class_counts.
+the reference updates on every forward call, evaluation included. The reference's buffer is float32
+(exact only up to 2^24 samples per class); lossbench's is int64. Under DDP each process counts the
+labels of its own shard, as the reference does. It needs no class_counts.
 
 Computed in log space: log S_yj = p min(0, log N_j - log N_y) + q max(0, log sigma_j - log max(sigma_y,
 eps)), with log sigma from log_softmax of the detached logits, then one F.cross_entropy. The
-reference forms sigma_j / max(sigma_y, eps) and the ratio powers directly, then takes log S (the
-same numbers, but sigma underflows to 0 for logit gaps beyond ~100 in float32 and log 0 = -inf
-where lossbench stays finite).
+reference forms S from sigma = softmax(z) and the count ratios, then adds log S: the same values
+(M lies in (0, 1] and C in [1, eps^-q], so neither form overflows).
 """
 from __future__ import annotations
 
