@@ -15,7 +15,8 @@ per class"); like the reference, the batch loss is sum_i w_{y_i} sum_j l_ij / N 
 sum by the number of positive labels, N): a plain mean with the weight inside, not
 sum w l / sum w. The focal modulator is computed as exp(gamma logsigmoid(s_j)), the log-space form of
 the reference's exp(-gamma t z - gamma log1p(exp(-z))); softplus and logsigmoid keep every term
-finite for |z| up to 1e4 (the reference's log1p(exp(-z)) overflows for z < -88 in float32).
+finite for |z| up to 1e4 (in float32 the reference's log1p(exp(-z)) is inf for z < -89, which
+sets the modulator of a badly missed positive to 0 instead of ~1).
 
 Model side: the reference initialises the last layer's bias to -log(C - 1) for these losses
 (src/model_base.py, `_fully_connected`), so that every sigmoid starts at p = 1/C; in lossbench that is
