@@ -80,6 +80,12 @@ GRADCHECK_CASES = [(name, {}) for name in NAMES] + [
     ("encouraging", {"log_end": 1.0}),
     ("dual_focal", {"second": "max_other"}),
     ("ldr_kl", {"normalize": False, "lambda_": 0.5}),
+    ("agce", {"a": 1e-3, "q": 3.0}),
+    ("aul", {"a": 1.05, "q": 0.5}),
+    ("nce_ael", {"alpha": 0.5, "beta": 2.0, "a": 0.5}),
+    ("js", {"pi1": 0.2, "clamp_probs": False}),
+    ("taylor_ce", {"t": 5}),
+    ("asl", {"gamma_pos": 1.5, "gamma_neg": 2.5, "eps": 0.4}),
 ]
 
 
