@@ -27,7 +27,8 @@ def _one_hot(y):
 # lnl/losses.py at commit 1c795f9ffe2ea60c439aba2128400c2e8486101e (AGCELoss, AUELoss, AExpLoss,
 # NCELoss, NCEandAGCE, NCEandAUE, NCEandAEL); settings from config.py at commit
 # 898961f18e3e8fc53f1601a03fb3ddea8f81b9fc (CIFAR10_CONFIG = lossbench defaults, MNIST_CONFIG and
-# CIFAR100_CONFIG the other settings). Each term is a batch mean times its `scale`.
+# CIFAR100_CONFIG the other settings). Each term is a batch mean times its `scale`. (config.py imports a
+# top-level losses.py that is not in the code index we could read; lnl/losses.py is the later copy.)
 def _p_y(z, y):
     return (_one_hot(y) * F.softmax(z, dim=1)).sum(dim=1)
 

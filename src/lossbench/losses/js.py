@@ -4,8 +4,9 @@ for Learning with Noisy Labels", NeurIPS 2021), the one-view JS loss of the pape
     js:  l = [pi1 KL(e_y || m) + pi2 KL(p || m)] / Z,   m = pi1 e_y + pi2 p,   pi2 = 1 - pi1,
          Z = -pi2 log(pi2)
 
-The scale 1/Z is the paper's and the code's (JensenShannonDivergenceWeightedScaled): it makes the
-loss tend to CE as pi1 -> 0 (the paper's Proposition 1); as pi1 -> 1 it tends to MAE (1 - p_y).
+The scale 1/Z is the paper's and the code's (JensenShannonDivergenceWeightedScaled): with it the
+loss tends to CE as pi1 -> 0 and to MAE, 1 - p_y, as pi1 -> 1 (as the paper states; both limits are
+checked in tests/losses/test_identities.py).
 In closed form, with m_y = pi1 + pi2 p_y and m_k = pi2 p_k off the target,
     KL(e_y || m) = -log m_y,   KL(p || m) = p_y (log p_y - log m_y) - (1 - p_y) log pi2.
 
