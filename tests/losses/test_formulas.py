@@ -220,9 +220,62 @@ def label_aware_smoothing(z, y, eps_head=0.3, eps_tail=0.0, profile="concave"):
     return (1 - e) * -pick(lp, y) + e * -lp.mean(dim=1)
 
 
+# -- Zhou et al. 2021 (asymmetric losses), Englesson & Azizpour 2021 (JS), Feng et al. 2020, ASL --
+def agce(z, y, a=0.6, q=0.6):
+    return ((a + 1) ** q - (a + 1 - rest(z, y)) ** q) / q
+
+
+def aul(z, y, a=5.5, q=3.0):
+    return ((a - 1 + rest(z, y)) ** q - (a - 1) ** q) / q
+
+
+def ael(z, y, a=2.5):
+    return torch.exp(-torch.exp(pick(log_probs(z), y)) / a)
+
+
+def nce_agce(z, y, alpha=1.0, beta=4.0, a=6.0, q=1.5):
+    return alpha * nce(z, y) + beta * agce(z, y, a, q)
+
+
+def nce_aul(z, y, alpha=1.0, beta=4.0, a=6.3, q=1.5):
+    return alpha * nce(z, y) + beta * aul(z, y, a, q)
+
+
+def nce_ael(z, y, alpha=1.0, beta=4.0, a=5.0):
+    return alpha * nce(z, y) + beta * ael(z, y, a)
+
+
+def js(z, y, pi1=0.7, clamp_probs=True):
+    # pi1 KL(e_y || m) + pi2 KL(p || m), m = pi1 e_y + pi2 p, scaled by 1 / (-pi2 log pi2); with the
+    # docstring's (reference code's) clamp: every log is of max(., 1e-7).
+    pi2 = 1 - pi1
+    lp = log_probs(z)
+    p = torch.exp(lp)
+    m = pi1 * onehot(y) + pi2 * p
+    floor = 1e-7 if clamp_probs else 0.0
+    log_m = torch.log(m.clamp(min=floor))
+    log_p = lp.clamp(min=math.log(floor)) if clamp_probs else lp
+    label_kl = -pick(log_m, y)
+    pred_kl = (p * (log_p - log_m)).sum(dim=1)
+    return (pi1 * label_kl + pi2 * pred_kl) / (-pi2 * math.log(pi2))
+
+
+def taylor_ce(z, y, t=2):
+    return sum(rest(z, y) ** k / k for k in range(1, t + 1))
+
+
+def asl(z, y, gamma_pos=0.0, gamma_neg=4.0, eps=0.1):
+    lp = log_probs(z)
+    p = torch.exp(lp)
+    target = (1 - eps) * onehot(y) + eps / C
+    weight = onehot(y) * rest(z, y)[:, None] ** gamma_pos + (1 - onehot(y)) * p ** gamma_neg
+    return -(target * weight * lp).sum(dim=1)
+
+
 REFERENCES = {f.__name__: f for f in (ce, focal, poly1, poly1_focal, ldam, logit_adjust, balanced_softmax, vs, gce,
                                       mae, sce, nce, nce_rce, comp_sum, squentropy, encouraging, dual_focal, ldr_kl,
-                                      cb_sigmoid, cb_focal, eql, seesaw, lade, label_aware_smoothing)}
+                                      cb_sigmoid, cb_focal, eql, seesaw, lade, label_aware_smoothing,
+                                      agce, aul, ael, nce_agce, nce_aul, nce_ael, js, taylor_ce, asl)}
 
 # Defaults, then non-default parameters of each loss.
 CASES = [(name, {}) for name in sorted(REFERENCES)] + [
@@ -259,6 +312,21 @@ CASES = [(name, {}) for name in sorted(REFERENCES)] + [
     ("lade", {"alpha": 1.0, "lambda_": 0.5}),
     ("label_aware_smoothing", {"eps_head": 0.4, "eps_tail": 0.1, "profile": "linear"}),
     ("label_aware_smoothing", {"eps_head": 0.2, "eps_tail": 0.05, "profile": "convex"}),
+    ("agce", {"a": 4.0, "q": 0.2}),
+    ("agce", {"a": 1e-3, "q": 3.0}),
+    ("aul", {"a": 3.0, "q": 0.1}),
+    ("aul", {"a": 1.05, "q": 0.5}),
+    ("ael", {"a": 0.1}),
+    ("nce_agce", {"alpha": 10.0, "beta": 0.1, "a": 1.8, "q": 3.0}),
+    ("nce_aul", {"alpha": 10.0, "beta": 0.015, "a": 6.0, "q": 3.0}),
+    ("nce_ael", {"alpha": 0.0, "beta": 1.0, "a": 3.5}),
+    ("js", {"pi1": 0.9}),
+    ("js", {"pi1": 0.3, "clamp_probs": False}),
+    ("js", {"pi1": 1e-3}),
+    ("taylor_ce", {"t": 1}),
+    ("taylor_ce", {"t": 6}),
+    ("asl", {"gamma_pos": 1.0, "gamma_neg": 2.0, "eps": 0.3}),
+    ("asl", {"gamma_pos": 0.5, "gamma_neg": 0.0, "eps": 0.0}),
 ]
 IDS = [name + "".join(f"-{k}={v}" for k, v in params.items() if k != "alpha") + ("-alpha" if "alpha" in params else "")
        for name, params in CASES]

@@ -148,3 +148,73 @@ def test_lade_at_alpha_zero_is_balanced_softmax_up_to_the_codes_1e9():
     bs = build_loss("balanced_softmax", num_classes=C, class_counts=COUNTS)
     torch.testing.assert_close(_value_and_grad(lade, logits, targets), _value_and_grad(bs, logits, targets),
                                rtol=1e-6, atol=1e-8)
+
+
+# -- the noisy-label losses of issue 11 -------------------------------------------------------------
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.6])
+def test_asl_without_focusing_is_label_smoothed_ce(eps):
+    logits, targets = _batch(6.0, seed=5)
+    asl = _value_and_grad(build_loss("asl", num_classes=C, gamma_pos=0.0, gamma_neg=0.0, eps=eps), logits, targets)
+    ls = _value_and_grad(lambda z, y: F.cross_entropy(z, y, label_smoothing=eps), logits, targets)
+    torch.testing.assert_close(asl, ls, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_asl_without_smoothing_is_focal_whatever_gamma_neg(gamma):
+    logits, targets = _batch(6.0, seed=6)
+    focal = _value_and_grad(build_loss("focal", num_classes=C, gamma=gamma), logits, targets)
+    for gamma_neg in (0.0, 4.0):
+        asl = build_loss("asl", num_classes=C, gamma_pos=gamma, gamma_neg=gamma_neg, eps=0.0)
+        torch.testing.assert_close(_value_and_grad(asl, logits, targets), focal, rtol=1e-12, atol=1e-14)
+
+
+def test_taylor_ce_of_order_one_is_mae():
+    logits, targets = _batch(5.0, seed=7)
+    torch.testing.assert_close(_value_and_grad(build_loss("taylor_ce", num_classes=C, t=1), logits, targets),
+                               _value_and_grad(build_loss("mae", num_classes=C), logits, targets),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("t", [2, 10, 100])
+def test_taylor_ce_is_ce_less_its_series_tail(t):
+    # -log p = sum_k (1-p)^k / k, so CE - taylor_ce(t) = sum_{k>t} (1-p)^k / k lies between its first
+    # term (1-p)^(t+1)/(t+1) and sum_{k>t} (1-p)^k/(t+1) = (1-p)^(t+1)/((t+1) p).
+    logits, targets = _batch(1.0, seed=8)
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    p = torch.exp(-ce)
+    tail = ce - build_loss("taylor_ce", num_classes=C, t=t).per_sample(logits, targets)
+    first_term = (1 - p) ** (t + 1) / (t + 1)
+    assert (tail >= first_term * (1 - 1e-9) - 1e-15).all()
+    assert (tail <= first_term / p * (1 + 1e-9) + 1e-15).all()
+
+
+@pytest.mark.parametrize("name,single,params", [("nce_agce", "agce", {"a": 2.0, "q": 0.7}),
+                                                ("nce_aul", "aul", {"a": 3.0, "q": 1.5}),
+                                                ("nce_ael", "ael", {"a": 1.5})])
+def test_nce_combinations_are_alpha_nce_plus_beta_the_single_loss(name, single, params):
+    logits, targets = _batch(4.0, seed=9)
+    alpha, beta = 2.5, 0.3
+    combined = _value_and_grad(build_loss(name, num_classes=C, alpha=alpha, beta=beta, **params), logits, targets)
+    nce, part = build_loss("nce", num_classes=C), build_loss(single, num_classes=C, **params)
+    expected = _value_and_grad(lambda z, y: alpha * nce(z, y) + beta * part(z, y), logits, targets)
+    torch.testing.assert_close(combined, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("pi1", [1e-6, 1e-8])
+def test_js_tends_to_ce_as_pi1_tends_to_zero(pi1):
+    # JS_pi / Z = CE + O(pi1 / p_y) (expand log m_y = log(pi2 p_y) + log(1 + pi1 / (pi2 p_y))).
+    logits, targets = _batch(2.0, seed=10)
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    js = build_loss("js", num_classes=C, pi1=pi1, clamp_probs=False).per_sample(logits, targets)
+    assert ((js - ce).abs() <= 2 * pi1 / torch.exp(-ce) + 1e-9).all()
+
+
+def test_js_tends_to_mae_as_pi1_tends_to_one():
+    # JS_pi / Z = (1 - p_y) + [(1 - p_y) + p_y log p_y] / (-log pi2) + O(pi2 log pi2).
+    logits, targets = _batch(2.0, seed=11)
+    pi2 = 1e-9
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    p = torch.exp(-ce)
+    js = build_loss("js", num_classes=C, pi1=1 - pi2, clamp_probs=False).per_sample(logits, targets)
+    first_order = (1 - p) + ((1 - p) - p * ce) / -torch.log(torch.tensor(pi2, dtype=torch.float64))
+    torch.testing.assert_close(js, first_order, rtol=0, atol=1e-7)

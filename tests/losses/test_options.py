@@ -28,6 +28,12 @@ TABLE = {
     "eql": {"gamma": 0.9, "lambda_": 0.005}, "seesaw": {"p": 0.8, "q": 2.0, "eps": 0.01},
     "lade": {"alpha": 0.1, "lambda_": 0.01},
     "label_aware_smoothing": {"eps_head": 0.3, "eps_tail": 0.0, "profile": "concave"},
+    # Issue 11: ALFs CIFAR-10 config values, GJS pi = (0.7, 0.3), Taylor order 2, ASLSingleLabel's defaults.
+    "agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},
+    "nce_agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
+    "nce_aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
+    "nce_ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0}, "js": {"pi1": 0.7, "clamp_probs": True},
+    "taylor_ce": {"t": 2}, "asl": {"gamma_pos": 0.0, "gamma_neg": 4.0, "eps": 0.1},
 }
 NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
                 "label_aware_smoothing"}
@@ -121,6 +127,12 @@ OUT_OF_RANGE = [
     ("comp_sum", "tau", -0.5, r"\[0, inf\)"), ("encouraging", "log_end", 0.0, r"\(0, 1\]"),
     ("encouraging", "log_end", 1.2, r"\(0, 1\]"), ("dual_focal", "gamma", -1.0, r"\[0, inf\)"),
     ("ldr_kl", "lambda_", 0.0, r"\(0, inf\)"), ("ldr_kl", "margin", -0.1, r"\[0, inf\)"),
+    ("agce", "a", 0.0, r"\(0, inf\)"), ("agce", "q", -0.5, r"\(0, inf\)"), ("aul", "a", 1.0, r"\(1, inf\)"),
+    ("aul", "q", 0.0, r"\(0, inf\)"), ("ael", "a", 0.0, r"\(0, inf\)"), ("nce_agce", "beta", -1.0, r"\[0, inf\)"),
+    ("nce_aul", "a", 0.5, r"\(1, inf\)"), ("nce_ael", "alpha", -0.1, r"\[0, inf\)"),
+    ("js", "pi1", 0.0, r"\(0, 1\)"), ("js", "pi1", 1.0, r"\(0, 1\)"), ("taylor_ce", "t", 0, r"\[1, inf\)"),
+    ("taylor_ce", "t", 2.5, r"not an integer"), ("asl", "gamma_neg", -1.0, r"\[0, inf\)"),
+    ("asl", "eps", 1.5, r"\[0, 1\]"),
     ("ce", "reweight_beta", 1.0, r"\[0, 1\)"), ("ce", "reweight_from_epoch", -1, r"\[0, inf\)"),
     ("ce", "logit_clip", 0.0, r"\(0, inf\)"), ("ce", "logz_penalty", -1e-4, r"\[0, inf\)"),
     ("ce", "posthoc_tau", -1.0, r"\[0, inf\)"), ("focal", "gamma", "two", r"not a number"),

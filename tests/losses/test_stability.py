@@ -86,6 +86,12 @@ GRADCHECK_CASES = [(name, {}) for name in NAMES] + [
     ("seesaw", {"q": 0.0, "p": 2.0}),
     ("lade", {"alpha": 1.0, "lambda_": 0.5}),
     ("label_aware_smoothing", {"profile": "convex", "eps_tail": 0.1}),
+    ("agce", {"a": 1e-3, "q": 3.0}),
+    ("aul", {"a": 1.05, "q": 0.5}),
+    ("nce_ael", {"alpha": 0.5, "beta": 2.0, "a": 0.5}),
+    ("js", {"pi1": 0.2, "clamp_probs": False}),
+    ("taylor_ce", {"t": 5}),
+    ("asl", {"gamma_pos": 1.5, "gamma_neg": 2.5, "eps": 0.4}),
 ]
 
 
