@@ -8,17 +8,26 @@ from lossbench.losses.registry import build_loss, get_loss_class, list_losses, r
 
 # Registration happens on import: keep one import per loss module here.
 from lossbench.losses import (  # noqa: E402,F401  isort: skip
-    ce, comp_sum, dual_focal, encouraging, focal, ldam, ldr, logit_adjust, poly, squentropy, symmetric, vs)
+    bi_tempered, brier, ce, comp_sum, dual_focal, encouraging, flsd, focal, ldam, ldr, logit_adjust, mbls, mdca, mmce,
+    poly, spherical_z, square, squentropy, symmetric, vs)
 
+from lossbench.losses.bi_tempered import BiTemperedLoss  # noqa: E402
+from lossbench.losses.brier import BrierLoss  # noqa: E402
 from lossbench.losses.ce import CrossEntropyLoss  # noqa: E402
 from lossbench.losses.comp_sum import CompSumLoss, GeneralizedCrossEntropyLoss  # noqa: E402
 from lossbench.losses.dual_focal import DualFocalLoss  # noqa: E402
 from lossbench.losses.encouraging import EncouragingLoss  # noqa: E402
+from lossbench.losses.flsd import FLSDLoss  # noqa: E402
 from lossbench.losses.focal import FocalLoss  # noqa: E402
 from lossbench.losses.ldam import LDAMLoss  # noqa: E402
 from lossbench.losses.ldr import LDRKLLoss  # noqa: E402
 from lossbench.losses.logit_adjust import BalancedSoftmaxLoss, LogitAdjustedLoss  # noqa: E402
+from lossbench.losses.mbls import MbLSLoss  # noqa: E402
+from lossbench.losses.mdca import MDCALoss  # noqa: E402
+from lossbench.losses.mmce import MMCELoss  # noqa: E402
 from lossbench.losses.poly import Poly1CrossEntropyLoss, Poly1FocalLoss  # noqa: E402
+from lossbench.losses.spherical_z import SphericalZLoss  # noqa: E402
+from lossbench.losses.square import SquareLoss  # noqa: E402
 from lossbench.losses.squentropy import SquentropyLoss  # noqa: E402
 from lossbench.losses.symmetric import MAELoss, NCEandRCELoss, NormalizedCrossEntropyLoss, SymmetricCrossEntropyLoss  # noqa: E402,E501
 from lossbench.losses.vs import VSLoss  # noqa: E402
@@ -27,4 +36,7 @@ __all__ = ["ClassificationLoss", "build_loss", "get_loss_class", "list_losses", 
            "BalancedSoftmaxLoss", "CompSumLoss", "CrossEntropyLoss", "DualFocalLoss", "EncouragingLoss",
            "FocalLoss", "GeneralizedCrossEntropyLoss", "LDAMLoss", "LDRKLLoss", "LogitAdjustedLoss", "MAELoss",
            "NCEandRCELoss", "NormalizedCrossEntropyLoss", "Poly1CrossEntropyLoss", "Poly1FocalLoss",
-           "SquentropyLoss", "SymmetricCrossEntropyLoss", "VSLoss"]
+           "SquentropyLoss", "SymmetricCrossEntropyLoss", "VSLoss",
+           # calibration and alternative-form losses (issue 11)
+           "BiTemperedLoss", "BrierLoss", "FLSDLoss", "MbLSLoss", "MDCALoss", "MMCELoss", "SphericalZLoss",
+           "SquareLoss"]

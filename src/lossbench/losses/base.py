@@ -6,7 +6,9 @@ A subclass implements `per_sample(logits, targets) -> [N]`; the base class appli
   2. the per-sample loss of the subclass;
   3. class re-weighting (`reweight`), optionally deferred (`reweight_from_epoch`, the DRW schedule
      of Cao et al. 2019): a weighted mean sum(w_y l) / sum(w_y), as F.cross_entropy(weight=...) does;
-  4. `logz_penalty`: + coeff * mean((log sum_j exp z_j)^2), the "z-loss" auxiliary term of
+  4. `batch_term(logits, targets)`: a term of the whole batch (MMCE, MDCA), added unweighted to the
+     (weighted) mean; none by default. It sees the (clipped) logits;
+  5. `logz_penalty`: + coeff * mean((log sum_j exp z_j)^2), the "z-loss" auxiliary term of
      large-model training (PaLM, Chowdhery et al. 2022); computed on the (clipped) logits.
 At evaluation, `adjust_eval_logits` applies post-hoc logit adjustment (Menon et al., "Long-tail
 learning via logit adjustment", ICLR 2021): z - posthoc_tau * log(pi), identity when posthoc_tau = 0.
@@ -196,6 +198,11 @@ class ClassificationLoss(nn.Module):
         sample_weights = weights.to(losses.dtype)[targets]
         return (losses * sample_weights).sum() / sample_weights.sum()
 
+    def batch_term(self, logits: Tensor, targets: Tensor) -> Tensor | None:
+        """A loss term of the whole batch that is not a mean of per-sample terms (MMCE's kernel sum,
+        MDCA's class-wise gaps), added after `reduce`; None (the default) adds nothing."""
+        return None
+
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         if logits.dtype != torch.float64:
             logits = logits.float()
@@ -211,6 +218,9 @@ class ClassificationLoss(nn.Module):
                                    label_smoothing=self.label_smoothing)
         else:
             loss = self.reduce(self.per_sample(logits, targets), targets)
+        batch = self.batch_term(logits, targets)
+        if batch is not None:
+            loss = loss + batch
         if self.logz_penalty:
             loss = loss + self.logz_penalty * torch.logsumexp(logits, dim=-1).pow(2).mean()
         return loss
