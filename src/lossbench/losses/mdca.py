@@ -6,7 +6,8 @@ classes `MDCA` and `ClassficationAndMDCA` with loss "NLL+MDCA").
     L(batch) = mean_i CE_i + beta * 1/C sum_k | mean_i p_ik - mean_i 1[y_i = k] |
 
 The MDCA term is a term of the whole batch (`batch_term`); with re-weighting on, only the CE part
-is weighted. Defaults: beta = 1 (`ClassficationAndMDCA(beta=1.0)`, the paper's main setting).
+is weighted. Defaults: beta = 1 (`ClassficationAndMDCA(beta=1.0)` and the README's training command
+`--loss NLL+MDCA --beta 1.0`; utils/argparser.py's `--beta` defaults to 10; its run scripts try 1 to 15).
 As in the reference code, the batch loss is a mean (CE with reduction "mean") and the gradient
 flows through the probabilities only (the class frequencies are constants).
 """
