@@ -186,7 +186,8 @@ def mbls(z, y, margin=10.0, alpha=0.1):
 def flsd(z, y, gamma_low=5.0, gamma_mid=3.0, gamma=3.0):
     lp_y = pick(log_probs(z), y)
     p_y = torch.exp(lp_y).detach()
-    g = torch.where(p_y < 0.2, gamma_low, torch.where(p_y < 0.5, gamma_mid, gamma))
+    g = torch.where(p_y < 0.2, torch.full_like(p_y, gamma_low),
+                    torch.where(p_y < 0.5, torch.full_like(p_y, gamma_mid), torch.full_like(p_y, gamma)))
     return -rest(z, y) ** g * lp_y
 
 
@@ -272,6 +273,7 @@ CASES = [(name, {}) for name in sorted(REFERENCES)] + [
     ("mdca", {"beta": 3.0}),
     ("mbls", {"margin": 2.0, "alpha": 0.5}),
     ("flsd", {"gamma_low": 4.0, "gamma_mid": 2.0, "gamma": 1.0}),
+    ("flsd", {"gamma_low": 4.3, "gamma_mid": 0.7, "gamma": 1.9}),
     ("square", {"k": 15.0, "M": 30.0}),
     ("spherical_z", {"a": 0.3, "b": 1.0}),
     ("bi_tempered", {"t1": 0.5, "t2": 2.0}),

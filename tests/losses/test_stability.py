@@ -62,6 +62,17 @@ def test_bf16_autocast_through_a_linear_layer(name):
     assert torch.isfinite(value) and torch.isfinite(layer.weight.grad).all()
 
 
+@pytest.mark.parametrize("params", [{"t1": 1.0, "t2": 1.01}, {"t1": 0.0, "t2": 4.0}, {"t1": 0.5, "t2": 1.0},
+                                    {"t1": 1.0, "t2": 1.2, "num_iters": 1}])
+def test_bi_tempered_settings_stay_finite_on_huge_logits(params):
+    # t2 = 1.01 underflows p (gaps 2e4) in float32: log_t1(p_y) at t1 = 1 must still be finite.
+    for c in (2, 1000):
+        loss_fn = build_loss("bi_tempered", num_classes=c, **params)
+        z, y = _logits(8, c, seed=c)
+        _assert_finite(loss_fn, z, y)
+        _assert_finite(loss_fn, z.bfloat16(), y, autocast=True)
+
+
 def test_options_stay_finite_on_huge_logits():
     z, y = _logits(8, 50, seed=3)
     for options in ({"logit_clip": 1.0}, {"logz_penalty": 1e-4}, {"reweight": "class_balanced"},

@@ -29,7 +29,7 @@ LOW, MID = 0.2, 0.5  # the reference code's p_y thresholds
 def flsd_value_and_slope(nll: Tensor, gamma_low: float, gamma_mid: float, gamma: float) -> tuple[Tensor, Tensor]:
     """l = (1-p)^g nll with g chosen from p = exp(-nll), and dl/dnll = (1-p)^g + g (1-p)^(g-1) p nll."""
     p = torch.exp(-nll)
-    g = torch.where(p < LOW, gamma_low, torch.where(p < MID, gamma_mid, gamma)).to(nll.dtype)
+    g = torch.full_like(nll, gamma).masked_fill_(p < MID, gamma_mid).masked_fill_(p < LOW, gamma_low)
     base = torch.expm1(-nll).neg_().clamp_min_(torch.finfo(nll.dtype).tiny)  # 1 - p, floored as in focal
     term = base.pow(g)
     return term * nll, term + g * term / base * p * nll
