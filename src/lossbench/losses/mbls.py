@@ -5,7 +5,7 @@ calibrate/losses/logit_margin_l1.py, class `LogitMarginL1`).
     l(z, y) = -log p_y + alpha * 1/C sum_k max(0, max_j z_j - z_k - margin)
 
 A linear penalty on the logit distances to the largest logit beyond the margin. Defaults:
-margin = 10, alpha = 0.1 (the reference class's defaults and the paper's main setting). As in the
+margin = 10, alpha = 0.1 (the reference class's defaults). As in the
 code, the gradient flows through max_j z_j too, and the penalty is a mean over the N x C entries
 (here: over classes per sample, then the batch mean, the same number). The code's optional alpha
 schedules ("add", "multiply", "step"; unused for the paper's results) are not implemented.

@@ -9,8 +9,9 @@ r_i = max_k p_ik (the confidence), c_i = 1[argmax_k p_ik = y_i] (no gradient). M
 the whole batch (`batch_term`), not a mean of per-sample terms; with re-weighting on, only the CE
 part is weighted.
 
-Defaults: lambda_ = 2 (the lambda of Mukhoti et al.'s MMCE baseline; the reference train.py's
-`--lamda` defaults to 1), bandwidth = 0.4 (the reference code's Laplacian kernel width).
+Defaults: lambda_ = 2 (issue 11's value; also the default weight of the MMCE baseline class in
+mdca-loss/MDCA-Calibration solvers/loss.py, which uses MMCE_weighted; torrvision's train.py `--lamda`
+defaults to 1), bandwidth = 0.4 (the reference code's fixed Laplacian kernel width).
 
 Deviations from the reference code: (1) the reference training loop multiplies this loss by the
 batch size (train_utils.py: `len(data) * mmce(...)`) to match its batch-summed CE; lossbench returns
