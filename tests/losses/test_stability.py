@@ -107,7 +107,8 @@ CONVERGED = {"bi_tempered": {"num_iters": 200}}
 @pytest.mark.parametrize("name,params", GRADCHECK_CASES,
                          ids=[n + "".join(f"-{k}" for k in p) for n, p in GRADCHECK_CASES])
 def test_gradcheck_in_float64(name, params):
-    loss_fn = build_loss(name, num_classes=5, class_counts=[40, 20, 10, 5, 2], **{**params, **CONVERGED.get(name, {})})
+    params = {**params, **CONVERGED.get(name, {})}
+    loss_fn = build_loss(name, num_classes=5, class_counts=[40, 20, 10, 5, 2], **params)
     g = torch.Generator().manual_seed(0)
     z = (torch.randn(6, 5, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
     y = torch.tensor([0, 1, 2, 3, 4, 0])
