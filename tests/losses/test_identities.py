@@ -38,6 +38,11 @@ CE_CASES = {
     "eql lambda=0 (no rare class)": ("eql", {"lambda_": 0.0}),
     "seesaw p=0 q=0": ("seesaw", {"p": 0.0, "q": 0.0}),
     "label_aware_smoothing eps=0": ("label_aware_smoothing", {"eps_head": 0.0, "eps_tail": 0.0}),
+    "mmce lambda_=0": ("mmce", {"lambda_": 0.0}),
+    "mdca beta=0": ("mdca", {"beta": 0.0}),
+    "mbls alpha=0": ("mbls", {"alpha": 0.0}),
+    "flsd all gammas 0": ("flsd", {"gamma_low": 0.0, "gamma_mid": 0.0, "gamma": 0.0}),
+    "bi_tempered t1=t2=1": ("bi_tempered", {"t1": 1.0, "t2": 1.0}),
 }
 
 
@@ -218,3 +223,34 @@ def test_js_tends_to_mae_as_pi1_tends_to_one():
     js = build_loss("js", num_classes=C, pi1=1 - pi2, clamp_probs=False).per_sample(logits, targets)
     first_order = (1 - p) + ((1 - p) - p * ce) / -torch.log(torch.tensor(pi2, dtype=torch.float64))
     torch.testing.assert_close(js, first_order, rtol=0, atol=1e-7)
+def test_square_with_k_and_m_one_is_mean_squared_error_to_the_one_hot_target():
+    logits, targets = _batch(3.0, seed=5)
+    loss_fn = build_loss("square", num_classes=C)  # C = 7: the paper's unscaled setting k = M = 1
+    expected = _value_and_grad(lambda z, y: F.mse_loss(z, F.one_hot(y, C).double()), logits, targets)
+    torch.testing.assert_close(_value_and_grad(loss_fn, logits, targets), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_flsd_with_one_gamma_everywhere_is_focal():
+    logits, targets = _batch(3.0, seed=6)
+    flsd = build_loss("flsd", num_classes=C, gamma_low=2.0, gamma_mid=2.0, gamma=2.0)
+    focal = build_loss("focal", num_classes=C, gamma=2.0)
+    torch.testing.assert_close(_value_and_grad(flsd, logits, targets), _value_and_grad(focal, logits, targets),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_spherical_z_is_shift_and_scale_invariant():
+    logits, targets = _batch(3.0, seed=7)
+    loss_fn = build_loss("spherical_z", num_classes=C, a=0.5, b=2.0)
+    torch.testing.assert_close(loss_fn(logits * 7.5 - 40.0, targets), loss_fn(logits, targets), rtol=1e-12, atol=0)
+
+
+def test_mmce_and_mdca_vanish_on_a_batch_that_is_calibrated_in_the_batch_sense():
+    # Every sample right with confidence 1 (huge margin): MMCE's c - r and MDCA's gaps are ~0, so
+    # the loss is the cross-entropy, which is ~0 too; then a batch where all are wrong is penalised.
+    targets = torch.arange(C)
+    right = torch.eye(C, dtype=torch.float64) * 60.0
+    for name in ("mmce", "mdca"):
+        assert build_loss(name, num_classes=C)(right, targets).item() < 1e-20
+    wrong = right[:, torch.roll(torch.arange(C), 1)]
+    mmce = build_loss("mmce", num_classes=C, lambda_=1.0)(wrong, targets) - F.cross_entropy(wrong, targets)
+    torch.testing.assert_close(mmce, torch.tensor(1.0, dtype=torch.float64))  # (c - r) = -1 and k = 1 everywhere

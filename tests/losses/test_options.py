@@ -34,6 +34,10 @@ TABLE = {
     "nce_aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
     "nce_ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0}, "js": {"pi1": 0.7, "clamp_probs": True},
     "taylor_ce": {"t": 2}, "asl": {"gamma_pos": 0.0, "gamma_neg": 4.0, "eps": 0.1},
+    "brier": {}, "mmce": {"lambda_": 2.0, "bandwidth": 0.4}, "mdca": {"beta": 1.0},
+    "mbls": {"margin": 10.0, "alpha": 0.1}, "flsd": {"gamma_low": 5.0, "gamma_mid": 3.0, "gamma": 3.0},
+    "square": {"k": None, "M": None}, "spherical_z": {"a": 1.0, "b": 3.0},
+    "bi_tempered": {"t1": 0.8, "t2": 1.2, "num_iters": 5},
 }
 NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
                 "label_aware_smoothing"}
@@ -141,6 +145,14 @@ OUT_OF_RANGE = [
     ("seesaw", "q", -2.0, r"\[0, inf\)"), ("seesaw", "eps", 0.0, r"\(0, 1\]"), ("lade", "alpha", -0.1, r"\[0, inf\)"),
     ("lade", "lambda_", -0.01, r"\[0, inf\)"), ("label_aware_smoothing", "eps_head", 1.5, r"\[0, 1\]"),
     ("label_aware_smoothing", "eps_tail", -0.1, r"\[0, 1\]"),
+    ("mmce", "lambda_", -1.0, r"\[0, inf\)"), ("mmce", "bandwidth", 0.0, r"\(0, inf\)"),
+    ("mdca", "beta", -0.5, r"\[0, inf\)"), ("mbls", "margin", -1.0, r"\[0, inf\)"),
+    ("mbls", "alpha", -0.1, r"\[0, inf\)"), ("flsd", "gamma_low", -1.0, r"\[0, inf\)"),
+    ("flsd", "gamma_mid", -1.0, r"\[0, inf\)"), ("flsd", "gamma", -1.0, r"\[0, inf\)"),
+    ("square", "k", 0.0, r"\(0, inf\)"), ("square", "M", -1.0, r"\(0, inf\)"),
+    ("spherical_z", "a", 0.0, r"\(0, inf\)"), ("spherical_z", "b", float("nan"), r"\(-inf, inf\)"),
+    ("bi_tempered", "t1", 1.5, r"\[0, 1\]"), ("bi_tempered", "t2", 0.5, r"\[1, inf\)"),
+    ("bi_tempered", "num_iters", 0, r"\[1, inf\)"), ("bi_tempered", "num_iters", 2.5, r"\[1, inf\)"),
 ]
 
 
@@ -167,6 +179,15 @@ def test_bad_choices_and_unknown_names_are_value_errors():
         build_loss("focal", num_classes=C, alpha=[1.0, 2.0])
     with pytest.raises(TypeError):
         losses.FocalLoss(2.0, num_classes=C)  # parameters are keyword-only
+
+
+@pytest.mark.parametrize("num_classes,k,m", [(2, 1.0, 1.0), (10, 1.0, 1.0), (41, 1.0, 1.0), (42, 1.0, 15.0),
+                                             (100, 1.0, 15.0), (999, 1.0, 15.0), (1000, 15.0, 30.0)])
+def test_square_defaults_are_hui_and_belkins_settings_for_the_class_count(num_classes, k, m):
+    loss_fn = build_loss("square", num_classes=num_classes)
+    assert (loss_fn.k, loss_fn.M) == (k, m)
+    explicit = build_loss("square", num_classes=num_classes, k=2.0, M=3.0)
+    assert (explicit.k, explicit.M) == (2.0, 3.0)
 
 
 # -- re-weighting and DRW -------------------------------------------------------------------------

@@ -62,6 +62,17 @@ def test_bf16_autocast_through_a_linear_layer(name):
     assert torch.isfinite(value) and torch.isfinite(layer.weight.grad).all()
 
 
+@pytest.mark.parametrize("params", [{"t1": 1.0, "t2": 1.01}, {"t1": 0.0, "t2": 4.0}, {"t1": 0.5, "t2": 1.0},
+                                    {"t1": 1.0, "t2": 1.2, "num_iters": 1}])
+def test_bi_tempered_settings_stay_finite_on_huge_logits(params):
+    # t2 = 1.01 underflows p (gaps 2e4) in float32: log_t1(p_y) at t1 = 1 must still be finite.
+    for c in (2, 1000):
+        loss_fn = build_loss("bi_tempered", num_classes=c, **params)
+        z, y = _logits(8, c, seed=c)
+        _assert_finite(loss_fn, z, y)
+        _assert_finite(loss_fn, z.bfloat16(), y, autocast=True)
+
+
 def test_options_stay_finite_on_huge_logits():
     z, y = _logits(8, 50, seed=3)
     for options in ({"logit_clip": 1.0}, {"logz_penalty": 1e-4}, {"reweight": "class_balanced"},
@@ -92,7 +103,17 @@ GRADCHECK_CASES = [(name, {}) for name in NAMES] + [
     ("js", {"pi1": 0.2, "clamp_probs": False}),
     ("taylor_ce", {"t": 5}),
     ("asl", {"gamma_pos": 1.5, "gamma_neg": 2.5, "eps": 0.4}),
+    ("mmce", {"bandwidth": 0.1, "reweight": "inverse"}),
+    ("flsd", {"gamma_low": 4.0, "gamma_mid": 2.0, "gamma": 1.0}),
+    ("square", {"k": 15.0, "M": 30.0}),
+    ("spherical_z", {"a": 0.3, "b": 1.0}),
+    ("bi_tempered", {"t1": 0.5, "t2": 2.0}),
+    ("bi_tempered", {"t1": 1.0, "t2": 1.5}),
+    ("bi_tempered", {"t1": 0.2, "t2": 1.0}),
 ]
+# bi_tempered's gradient is the reference code's explicit one, exact for the exact normalisation;
+# finite differences see the num_iters-step fixed point, so gradcheck runs it to convergence.
+CONVERGED = {"bi_tempered": {"num_iters": 200}}
 
 
 def _detaches_part_of_its_value(name, params):
@@ -107,6 +128,7 @@ def _detaches_part_of_its_value(name, params):
 def test_gradcheck_in_float64(name, params):
     if _detaches_part_of_its_value(name, params):
         pytest.skip("the compensation factor is detached by design: gradient checked in test_formulas instead")
+    params = {**params, **CONVERGED.get(name, {})}
     loss_fn = build_loss(name, num_classes=5, class_counts=[40, 20, 10, 5, 2], **params)
     g = torch.Generator().manual_seed(0)
     z = (torch.randn(6, 5, generator=g, dtype=torch.float64) * 2).requires_grad_(True)

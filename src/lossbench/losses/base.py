@@ -6,8 +6,9 @@ A subclass implements `per_sample(logits, targets) -> [N]`; the base class appli
   2. the per-sample loss of the subclass;
   3. class re-weighting (`reweight`), optionally deferred (`reweight_from_epoch`, the DRW schedule
      of Cao et al. 2019): a weighted mean sum(w_y l) / sum(w_y), as F.cross_entropy(weight=...) does;
-     then `batch_term`, for a loss with a term of the whole batch (none by default);
-  4. `logz_penalty`: + coeff * mean((log sum_j exp z_j)^2), the "z-loss" auxiliary term of
+  4. `batch_term(logits, targets)`: a term of the whole batch (LADE's regulariser, MMCE, MDCA), added
+     unweighted to the (weighted) mean; none by default. It sees the (clipped) logits;
+  5. `logz_penalty`: + coeff * mean((log sum_j exp z_j)^2), the "z-loss" auxiliary term of
      large-model training (PaLM, Chowdhery et al. 2022); computed on the (clipped) logits.
 At evaluation, `adjust_eval_logits` applies post-hoc logit adjustment (Menon et al., "Long-tail
 learning via logit adjustment", ICLR 2021): z - posthoc_tau * log(pi), identity when posthoc_tau = 0.
@@ -189,11 +190,6 @@ class ClassificationLoss(nn.Module):
                                    label_smoothing=self.label_smoothing)
         raise NotImplementedError
 
-    def batch_term(self, logits: Tensor, targets: Tensor) -> Tensor | None:
-        """A term of the whole batch that is not a mean of per-sample losses (LADE's regulariser),
-        added after the reduction; None (the default) for the losses that have none."""
-        return None
-
     def reduce(self, losses: Tensor, targets: Tensor) -> Tensor:
         """Mean over the batch, or the weighted mean sum(w_y l) / sum(w_y) while weights are on."""
         weights = self.active_class_weights()
@@ -201,6 +197,12 @@ class ClassificationLoss(nn.Module):
             return losses.mean()
         sample_weights = weights.to(losses.dtype)[targets]
         return (losses * sample_weights).sum() / sample_weights.sum()
+
+    def batch_term(self, logits: Tensor, targets: Tensor) -> Tensor | None:
+        """A loss term of the whole batch that is not a mean of per-sample terms (LADE's regulariser,
+        MMCE's kernel sum, MDCA's class-wise gaps), added unweighted after `reduce` (also after the fused
+        weighted CE) and before `logz_penalty`; None (the default) adds nothing."""
+        return None
 
     def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
         if logits.dtype != torch.float64:
