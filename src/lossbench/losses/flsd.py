@@ -19,20 +19,17 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lossbench.losses._terms import NLLMap, target_nll
+from lossbench.losses._terms import NLLMap, focal_value_and_slope, target_nll
 from lossbench.losses.base import ClassificationLoss, check_range
 from lossbench.losses.registry import register_loss
 
 LOW, MID = 0.2, 0.5  # the reference code's p_y thresholds
 
 
-def flsd_value_and_slope(nll: Tensor, gamma_low: float, gamma_mid: float, gamma: float) -> tuple[Tensor, Tensor]:
-    """l = (1-p)^g nll with g chosen from p = exp(-nll), and dl/dnll = (1-p)^g + g (1-p)^(g-1) p nll."""
+def flsd_gamma(nll: Tensor, gamma_low: float, gamma_mid: float, gamma: float) -> Tensor:
+    """The focusing parameter of each sample, chosen from its p_y = exp(-nll)."""
     p = torch.exp(-nll)
-    g = torch.full_like(nll, gamma).masked_fill_(p < MID, gamma_mid).masked_fill_(p < LOW, gamma_low)
-    base = torch.expm1(-nll).neg_().clamp_min_(torch.finfo(nll.dtype).tiny)  # 1 - p, floored as in focal
-    term = base.pow(g)
-    return term * nll, term + g * term / base * p * nll
+    return torch.full_like(nll, gamma).masked_fill_(p < MID, gamma_mid).masked_fill_(p < LOW, gamma_low)
 
 
 @register_loss("flsd")
@@ -47,4 +44,5 @@ class FLSDLoss(ClassificationLoss):
 
     def per_sample(self, logits: Tensor, targets: Tensor) -> Tensor:
         nll = target_nll(logits, targets)
-        return NLLMap.apply(nll, lambda t: flsd_value_and_slope(t, self.gamma_low, self.gamma_mid, self.gamma))
+        gammas = flsd_gamma(nll.detach(), self.gamma_low, self.gamma_mid, self.gamma)
+        return NLLMap.apply(nll, lambda t: focal_value_and_slope(t, gammas))
