@@ -38,9 +38,16 @@ TABLE = {
     "mbls": {"margin": 10.0, "alpha": 0.1}, "flsd": {"gamma_low": 5.0, "gamma_mid": 3.0, "gamma": 3.0},
     "square": {"k": None, "M": None}, "spherical_z": {"a": 1.0, "b": 3.0},
     "bi_tempered": {"t1": 0.8, "t2": 1.2, "num_iters": 5},
+    # Losses with needs (issue 11 section 1): IB-Loss cifar_train.py, ELR config_cifar10.json, ANL cifar10_anl_ce.json.
+    "ib": {"alpha": 1000.0, "epsilon": 1e-3, "weighting": "inverse", "start_epoch": 100},
+    "ib_focal": {"alpha": 1000.0, "epsilon": 1e-3, "gamma": 1.0, "weighting": "inverse", "start_epoch": 100,
+                 "p_from_weighted_ce": True},
+    "elr": {"lambda_": 3.0, "beta": 0.7, "num_samples": None},
+    "anl_ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "min_prob": 1e-7},
 }
+NEEDS = {"ib": {"features"}, "ib_focal": {"features"}, "elr": {"indices"}, "anl_ce": {"model"}}
 NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
-                "label_aware_smoothing"}
+                "label_aware_smoothing", "ib", "ib_focal"}
 COMMON = {"reweight": "none", "reweight_beta": 0.9999, "reweight_from_epoch": 0, "logit_clip": None,
           "logz_penalty": 0.0, "posthoc_tau": 0.0}
 
@@ -106,10 +113,16 @@ def test_missing_or_zero_class_counts_is_a_value_error(name):
 
 
 @pytest.mark.parametrize("name", sorted(set(TABLE) - NEEDS_COUNTS))
-def test_losses_without_class_frequencies_ignore_class_counts(name):
+def test_losses_without_class_frequencies_ignore_class_counts(name, needs_inputs):
     logits, targets = _batch()
-    assert build_loss(name, num_classes=C)(logits, targets) == build_loss(name, num_classes=C, class_counts=COUNTS)(
-        logits, targets)
+    without, with_counts = build_loss(name, num_classes=C), build_loss(name, num_classes=C, class_counts=COUNTS)
+    assert without(logits, targets, **needs_inputs(without, logits)) == with_counts(
+        logits, targets, **needs_inputs(with_counts, logits))
+
+
+def test_needs_are_the_issue_table():
+    assert {name: set(losses.get_loss_class(name).needs) for name in list_losses()
+            if losses.get_loss_class(name).needs} == NEEDS
 
 
 @pytest.mark.parametrize("options", [{"reweight": "class_balanced"}, {"reweight": "inverse"}, {"posthoc_tau": 1.0}])
@@ -153,6 +166,12 @@ OUT_OF_RANGE = [
     ("spherical_z", "a", 0.0, r"\(0, inf\)"), ("spherical_z", "b", float("nan"), r"\(-inf, inf\)"),
     ("bi_tempered", "t1", 1.5, r"\[0, 1\]"), ("bi_tempered", "t2", 0.5, r"\[1, inf\)"),
     ("bi_tempered", "num_iters", 0, r"\[1, inf\)"), ("bi_tempered", "num_iters", 2.5, r"\[1, inf\)"),
+    ("ib", "alpha", 0.0, r"\(0, inf\)"), ("ib", "epsilon", 0.0, r"\(0, inf\)"), ("ib", "start_epoch", -1, r"\[0, inf\)"),
+    ("ib_focal", "gamma", -1.0, r"\[0, inf\)"), ("elr", "lambda_", -1.0, r"\[0, inf\)"),
+    ("elr", "beta", 1.5, r"\[0, 1\]"), ("elr", "num_samples", 0, r"\[1, inf\)"),
+    ("elr", "num_samples", 2.5, "not an integer"),
+    ("anl_ce", "alpha", -1.0, r"\[0, inf\)"), ("anl_ce", "delta", -1e-5, r"\[0, inf\)"),
+    ("anl_ce", "min_prob", 0.0, r"\(0, 0.2\)"), ("anl_ce", "min_prob", 0.5, r"\(0, 0.2\)"),
 ]
 
 
@@ -167,6 +186,8 @@ def test_bad_choices_and_unknown_names_are_value_errors():
         build_loss("ce", num_classes=C, class_counts=COUNTS, reweight="balanced")
     with pytest.raises(ValueError, match="second='max' is not one of"):
         build_loss("dual_focal", num_classes=C, second="max")
+    with pytest.raises(ValueError, match="weighting='cb' is not one of 'inverse', 'none'"):
+        build_loss("ib", num_classes=C, class_counts=COUNTS, weighting="cb")
     with pytest.raises(ValueError, match="profile='exp' is not one of 'concave', 'linear', 'convex'"):
         build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, profile="exp")
     with pytest.raises(ValueError, match=r"no parameter 'gama' \(did you mean 'gamma'\?\).*parameters are: gamma"):
@@ -226,14 +247,15 @@ def test_drw_switches_the_weights_on_at_reweight_from_epoch():
     assert not torch.allclose((per_sample * w).sum() / w.sum(), per_sample.mean())
 
 
-@pytest.mark.parametrize("name", sorted(TABLE))
-def test_set_epoch_is_a_no_op_without_a_schedule(name):
+@pytest.mark.parametrize("name", sorted(set(TABLE) - {"ib", "ib_focal"}))  # IB's start_epoch is a schedule
+def test_set_epoch_is_a_no_op_without_a_schedule(name, needs_inputs):
     logits, targets = _batch(3)
     loss_fn = build_loss(name, num_classes=C, class_counts=COUNTS)
-    loss_fn.eval()  # seesaw's running counts change in training mode only; this test is about set_epoch
-    before = loss_fn(logits, targets)
+    loss_fn.eval()  # seesaw's and elr's state changes in training mode only; this test is about set_epoch
+    inputs = needs_inputs(loss_fn, logits)
+    before = loss_fn(logits, targets, **inputs)
     loss_fn.set_epoch(160)
-    assert loss_fn(logits, targets) == before
+    assert loss_fn(logits, targets, **inputs) == before
 
 
 def test_focal_with_p_from_weighted_ce_is_the_ldam_drw_reference_focal():
