@@ -28,7 +28,6 @@ equal to the code's sum of absolute differences (and its gradient) without its c
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from lossbench.losses._terms import NLLMap, focal_value_and_slope, p_minus_one, target_nll
@@ -51,8 +50,8 @@ class _InfluenceBalanced(ClassificationLoss):
         weights = inverse_frequency_weights(self.class_counts) if weighting == "inverse" else None
         self.register_buffer("ib_weights", weights, persistent=False)
 
-    def sample_loss(self, weighted_nll: Tensor, nll: Tensor) -> Tensor:
-        """The loss of each sample before the influence factor, from w_y CE and CE."""
+    def sample_loss(self, nll: Tensor, weights: Tensor | None) -> Tensor:
+        """The loss of each sample before the influence factor, from CE and the class weight w_y."""
         raise NotImplementedError
 
     def per_sample(self, logits: Tensor, targets: Tensor, *, features: Tensor) -> Tensor:
@@ -62,8 +61,8 @@ class _InfluenceBalanced(ClassificationLoss):
         grad_norm = p_minus_one(nll) * -2.0                                  # ||p - e_y||_1
         feature_norm = features.to(logits.dtype).flatten(1).abs().sum(dim=1)  # ||h||_1
         influence = self.alpha / (grad_norm * feature_norm + self.epsilon)
-        weighted = nll if self.ib_weights is None else nll * self.ib_weights.to(logits.dtype)[targets]
-        return self.sample_loss(weighted, nll) * influence
+        weights = None if self.ib_weights is None else self.ib_weights.to(logits.dtype)[targets]
+        return self.sample_loss(nll, weights) * influence
 
 
 @register_loss("ib")
@@ -74,8 +73,8 @@ class IBLoss(_InfluenceBalanced):
                  start_epoch: int = 100, **common):
         super().__init__(alpha=alpha, epsilon=epsilon, weighting=weighting, start_epoch=start_epoch, **common)
 
-    def sample_loss(self, weighted_nll: Tensor, nll: Tensor) -> Tensor:
-        return weighted_nll
+    def sample_loss(self, nll: Tensor, weights: Tensor | None) -> Tensor:
+        return nll if weights is None else nll * weights
 
 
 @register_loss("ib_focal")
@@ -90,7 +89,9 @@ class IBFocalLoss(_InfluenceBalanced):
             raise ValueError(f"p_from_weighted_ce={p_from_weighted_ce!r} is not a boolean (true or false).")
         self.p_from_weighted_ce = p_from_weighted_ce
 
-    def sample_loss(self, weighted_nll: Tensor, nll: Tensor) -> Tensor:
-        if self.p_from_weighted_ce:
-            return NLLMap.apply(weighted_nll, lambda t: focal_value_and_slope(t, self.gamma))
-        return torch.pow(p_minus_one(nll).neg(), self.gamma) * weighted_nll  # (1 - p_y)^gamma w_y CE
+    def sample_loss(self, nll: Tensor, weights: Tensor | None) -> Tensor:
+        # (1 - p)^gamma x as `focal` computes it (base floored, one autograd node), x = w_y CE or CE
+        if self.p_from_weighted_ce or weights is None:
+            weighted = nll if weights is None else nll * weights
+            return NLLMap.apply(weighted, lambda t: focal_value_and_slope(t, self.gamma))
+        return NLLMap.apply(nll, lambda t: focal_value_and_slope(t, self.gamma)) * weights
