@@ -95,3 +95,41 @@ def _check_resume(tmp_path):
     torch.testing.assert_close(resumed.loss_fn.ema_targets, whole.loss_fn.ema_targets, rtol=0, atol=0)
     for a, b in zip(resumed.model.parameters(), whole.model.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def _rank_update(rank, world, rendezvous, out_dir):
+    torch.distributed.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
+    try:
+        loss_fn = build_loss("elr", num_classes=C, num_samples=NUM_SAMPLES)
+        logits, targets, indices = _ddp_batch(rank)
+        loss_fn(logits, targets, indices=indices)
+        torch.save(loss_fn.ema_targets, out_dir / f"rank{rank}.pt")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _ddp_batch(rank):
+    # Rank 0 has 7 samples, rank 1 has 5 (unequal, as a last batch may be), disjoint rows.
+    g = torch.Generator().manual_seed(rank)
+    n = 7 if rank == 0 else 5
+    return torch.randn(n, C, generator=g) * 3, torch.randint(0, C, (n,), generator=g), torch.arange(n) + 10 * rank
+
+
+def test_under_ddp_every_process_applies_every_processes_updates(tmp_path):
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    workers = [fork.Process(target=_rank_update, args=(rank, 2, tmp_path / "rendezvous", tmp_path)) for rank in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    copies = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+    assert torch.equal(copies[0], copies[1])
+    # One process given both batches' rows at once updates the same rows to the same values.
+    single = build_loss("elr", num_classes=C, num_samples=NUM_SAMPLES)
+    (z0, y0, i0), (z1, y1, i1) = _ddp_batch(0), _ddp_batch(1)
+    single(torch.cat([z0, z1]), torch.cat([y0, y1]), indices=torch.cat([i0, i1]))
+    torch.testing.assert_close(copies[0], single.ema_targets, rtol=0, atol=0)
+    assert (copies[0][torch.cat([i0, i1])].sum(dim=1) > 0.29).all() and copies[0].sum() > 0

@@ -22,12 +22,14 @@ checkpoints and restored on resume. It is updated in training mode only (the ref
 calls the loss in training only). Its size: `num_samples=` (the training-set size), or, when
 omitted, set by the training module (`ClassificationModule.setup` calls `bind_training_set` with the
 data module's training-set size before training); a state_dict of another size is taken as it is.
-Under DDP each process updates the rows of its own samples only (the reference is single-process);
-a checkpoint holds rank 0's copy.
+Under DDP (the reference is single-process) every process applies the updates of all processes'
+samples (gathered with all_gather), so the copies stay equal: as one process with the global batch,
+and consistent with DDP's broadcast of rank 0's buffers before each forward.
 """
 from __future__ import annotations
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -36,6 +38,27 @@ from lossbench.losses.base import ClassificationLoss, check_range
 from lossbench.losses.registry import register_loss
 
 PROB_CLAMP = 1e-4  # the reference's clamp of the predictions
+
+
+def gather_from_all_ranks(indices: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Every process's (indices, rows), concatenated in rank order; the inputs themselves when not
+    distributed. Batches may differ in size across processes (padded for all_gather, then cut)."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return indices, rows
+    world = dist.get_world_size()
+    sizes = [torch.zeros(1, dtype=torch.int64, device=indices.device) for _ in range(world)]
+    dist.all_gather(sizes, torch.tensor([len(indices)], dtype=torch.int64, device=indices.device))
+    longest = int(max(s.item() for s in sizes))
+    padded_idx = indices.new_zeros(longest)
+    padded_idx[:len(indices)] = indices
+    padded_rows = rows.new_zeros(longest, rows.shape[1])
+    padded_rows[:len(rows)] = rows
+    all_idx = [torch.empty_like(padded_idx) for _ in range(world)]
+    all_rows = [torch.empty_like(padded_rows) for _ in range(world)]
+    dist.all_gather(all_idx, padded_idx)
+    dist.all_gather(all_rows, padded_rows)
+    n = [int(s.item()) for s in sizes]
+    return (torch.cat([a[:k] for a, k in zip(all_idx, n)]), torch.cat([r[:k] for r, k in zip(all_rows, n)]))
 
 
 @register_loss("elr")
@@ -77,7 +100,8 @@ class ELRLoss(ClassificationLoss):
         if self.training:
             q = p.detach()
             q = (q / q.sum(dim=1, keepdim=True)).to(self.ema_targets.dtype)
-            self.ema_targets[indices] = self.beta * self.ema_targets[indices] + (1.0 - self.beta) * q
+            rows, q = gather_from_all_ranks(indices, q)
+            self.ema_targets[rows] = self.beta * self.ema_targets[rows] + (1.0 - self.beta) * q
         t = self.ema_targets[indices].to(logits.dtype)
         regulariser = torch.log1p(-(t * p).sum(dim=1))
         return target_nll(logits, targets) + self.lambda_ * regulariser
