@@ -28,11 +28,28 @@ def target(name: str) -> float:
     return 1.3 if name in CE_LIKE else 2.0
 
 
-def make_step(fn, z, y):
+def make_step(fn, z, y, **inputs):
     def step():
         z.grad = None
-        fn(z, y).backward()
+        fn(z, y, **inputs).backward()
     return step
+
+
+def needs_inputs(loss_fn, z, feature_dim: int = 64) -> dict:
+    """What a loss with `needs` takes beyond (z, y): features [N, 64], indices 0..N-1 (sizing elr's
+    buffer), a Linear(64, C) as the model; IB is put past its start epoch so its term is timed."""
+    needs, (n, c) = loss_fn.needs, z.shape
+    g = torch.Generator().manual_seed(1)
+    inputs = {}
+    if "features" in needs:
+        inputs["features"] = torch.randn(n, feature_dim, generator=g).to(z.device).requires_grad_(True)
+    if "indices" in needs:
+        loss_fn.bind_training_set(num_samples=n)
+        inputs["indices"] = torch.arange(n, device=z.device)
+    if "model" in needs:
+        inputs["model"] = torch.nn.Linear(feature_dim, c).to(z.device)
+    loss_fn.set_epoch(getattr(loss_fn, "start_epoch", 0))
+    return inputs
 
 
 def block_time(step, iters: int, sync) -> float:
@@ -52,7 +69,7 @@ def measure(loss_fn, shape, device, rounds: int, block_ms: float) -> tuple[float
     y = torch.randint(0, c, (n,), generator=g).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     ce_step = make_step(lambda a, b: F.cross_entropy(a, b), z, y)
-    loss_step = make_step(loss_fn, z, y)
+    loss_step = make_step(loss_fn, z, y, **needs_inputs(loss_fn, z))
     for step in (ce_step, loss_step):  # warm up
         block_time(step, 5, sync)
     per_ce = block_time(ce_step, 20, sync) / 20

@@ -39,8 +39,16 @@ def test_list_prints_every_option_with_a_description(group, capsys):
 
 def test_list_losses_shows_parameters_with_defaults(capsys):
     main(["list", "losses"])
-    focal = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("focal "))
-    assert "gamma=2.0" in focal
+    lines = capsys.readouterr().out.splitlines()
+    focal = next(line for line in lines if line.startswith("focal "))
+    assert "gamma=2.0" in focal and "needs" not in focal
+
+
+def test_list_losses_shows_what_each_loss_needs_beyond_logits(capsys):
+    main(["list", "losses"])
+    needs = {line.split()[0]: line.split("needs: ")[1] for line in capsys.readouterr().out.splitlines()
+             if "needs: " in line}
+    assert needs == {"ib": "features", "ib_focal": "features", "elr": "indices", "anl_ce": "model"}
 
 
 def test_unknown_command_suggests_the_closest(capsys):

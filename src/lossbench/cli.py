@@ -184,9 +184,13 @@ def list_group(args: list[str]) -> int:
 def _loss_params(path) -> str:
     import yaml
 
+    from lossbench.losses import get_loss_class
+
     fields = yaml.safe_load(path.read_text()) or {}
     params = {k: v for k, v in fields.items() if k not in ("defaults", "_target_")}
-    return f"  [{', '.join(f'{k}={v}' for k, v in params.items())}]" if params else ""
+    needs = sorted(get_loss_class(path.stem).needs)  # inputs beyond (logits, targets)
+    return ((f"  [{', '.join(f'{k}={v}' for k, v in params.items())}]" if params else "")
+            + (f"  needs: {', '.join(needs)}" if needs else ""))
 
 
 # -- dispatch --------------------------------------------------------------------------------------

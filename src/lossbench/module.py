@@ -1,6 +1,12 @@
 """The training step, in one place: a LightningModule that composes a model, a loss, an optimizer
 and a schedule (all plain objects built from the config). It logs epoch-level metrics only, so a
-training step never waits on the host."""
+training step never waits on the host.
+
+A loss that needs more than (logits, targets) (`loss.needs`, losses/base.py) gets it here:
+`features=` from one `model.forward_features` pass (the logits are `model.head` of the same
+features), `model=` the network, `indices=` from the data module, which `setup` switches to
+(x, y, idx) training batches (`datamodule.return_indices`) and whose training-set size it hands
+to the loss (`loss.bind_training_set`) for per-sample state."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -33,13 +39,47 @@ class ClassificationModule(L.LightningModule):
         return logits if adjust is None else adjust(logits)
 
     # -- training ------------------------------------------------------------------------------
+    @property
+    def loss_needs(self) -> frozenset:
+        return frozenset(getattr(self.loss_fn, "needs", frozenset()))
+
+    def setup(self, stage: str) -> None:
+        if "indices" not in self.loss_needs or stage != "fit":
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None or not hasattr(datamodule, "return_indices"):
+            raise ValueError(f"loss {self.loss_fn.name!r} needs the dataset index of each sample: train with a "
+                             f"lossbench data module (trainer.fit(module, datamodule=...)).")
+        datamodule.return_indices = True
+        self.loss_fn.bind_training_set(num_samples=len(datamodule.train_y))
+
     def on_train_epoch_start(self) -> None:
         self.loss_fn.set_epoch(self.current_epoch)
 
+    def training_loss(self, batch) -> Tensor:
+        """The loss of a training batch: (x, y), or (x, y, idx) when the loss needs indices."""
+        needs = self.loss_needs
+        x, y, *rest = batch
+        if not needs:
+            return self.loss_fn(self.model(x), y)
+        inputs = {}
+        if "features" in needs:
+            inputs["features"] = self.model.forward_features(x)
+            logits = self.model.head(inputs["features"])
+        else:
+            logits = self.model(x)
+        if "indices" in needs:
+            if not rest:
+                raise ValueError(f"loss {self.loss_fn.name!r} needs indices but the training batches are (x, y): "
+                                 f"the data module must yield (x, y, idx) (datamodule.return_indices = True).")
+            inputs["indices"] = rest[0]
+        if "model" in needs:
+            inputs["model"] = self.model
+        return self.loss_fn(logits, y, **inputs)
+
     def training_step(self, batch, batch_idx: int) -> Tensor:
-        x, y = batch
-        loss = self.loss_fn(self.model(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(y))
+        loss = self.training_loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[1]))
         return loss
 
     # -- evaluation: gather all logits, compute metrics once per epoch ------------------------------

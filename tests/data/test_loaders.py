@@ -183,3 +183,24 @@ def test_gpu_loader_under_lightning_reshuffles_each_epoch():
     assert len(seen) == 2
     assert sorted(seen[0]) == sorted(seen[1]) == list(range(250))
     assert seen[0] != seen[1]  # Lightning called sampler.set_epoch
+
+
+@pytest.mark.parametrize("loader", ["gpu", "torch"])
+@pytest.mark.parametrize("sampler", ["random", "class_balanced"])
+def test_training_batches_carry_each_samples_index_on_request(loader, sampler):
+    # The images encode their own index (tag_index): the yielded index must be that one, whatever the
+    # sampler's order or repeats, and with augment it is the source image's index.
+    dm = GridData(n=400, loader=loader, augment="none", sampler=sampler, shuffle_seed=4, tag_index=True,
+                  batch_size=64)
+    dm.setup("fit")
+    assert all(len(batch) == 2 for batch in dm.train_dataloader())  # off by default
+    dm.return_indices = True
+    batches = list(dm.train_dataloader())
+    assert all(len(batch) == 3 for batch in batches)
+    images = torch.cat([x for x, _, _ in batches]).mul(255).round()
+    indices = torch.cat([i for _, _, i in batches])
+    labels = torch.cat([y for _, y, _ in batches])
+    assert indices.dtype == torch.int64
+    assert torch.equal(indices, (images[:, 2, 0, 0] * 256 + images[:, 2, 0, 1]).long())
+    assert torch.equal(labels, dm.train_y[indices])
+    assert all(len(batch) == 2 for batch in dm.test_dataloader())  # evaluation batches unchanged

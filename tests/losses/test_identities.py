@@ -34,6 +34,15 @@ CE_CASES = {
     "poly1_focal epsilon=0 gamma=0": ("poly1_focal", {"epsilon": 0.0, "gamma": 0.0}),
     "dual_focal gamma=0": ("dual_focal", {"gamma": 0.0}),
     "sce alpha=1 beta=0": ("sce", {"alpha": 1.0, "beta": 0.0}),
+    "eql gamma=0": ("eql", {"gamma": 0.0, "lambda_": 0.5}),
+    "eql lambda=0 (no rare class)": ("eql", {"lambda_": 0.0}),
+    "seesaw p=0 q=0": ("seesaw", {"p": 0.0, "q": 0.0}),
+    "label_aware_smoothing eps=0": ("label_aware_smoothing", {"eps_head": 0.0, "eps_tail": 0.0}),
+    "mmce lambda_=0": ("mmce", {"lambda_": 0.0}),
+    "mdca beta=0": ("mdca", {"beta": 0.0}),
+    "mbls alpha=0": ("mbls", {"alpha": 0.0}),
+    "flsd all gammas 0": ("flsd", {"gamma_low": 0.0, "gamma_mid": 0.0, "gamma": 0.0}),
+    "bi_tempered t1=t2=1": ("bi_tempered", {"t1": 1.0, "t2": 1.0}),
 }
 
 
@@ -91,3 +100,157 @@ def test_ldr_kl_on_raw_logits_without_margin_is_ce_minus_log_c():
     torch.testing.assert_close(value, ce_value - torch.log(torch.tensor(float(C), dtype=torch.float64)),
                                rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(grad, ce_grad, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("profile", ["concave", "linear", "convex"])
+def test_label_aware_smoothing_with_equal_ends_is_label_smoothing(profile):
+    logits, targets = _batch(5.0, seed=2)
+    las = build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, eps_head=0.2, eps_tail=0.2,
+                     profile=profile)
+    smoothed = lambda z, y: F.cross_entropy(z, y, label_smoothing=0.2)  # noqa: E731
+    torch.testing.assert_close(_value_and_grad(las, logits, targets), _value_and_grad(smoothed, logits, targets),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_label_aware_smoothing_on_balanced_counts_is_label_smoothing_at_eps_head():
+    # The reference's factors are 0/0 there; lossbench treats every class as a head class.
+    logits, targets = _batch(5.0, seed=3)
+    las = build_loss("label_aware_smoothing", num_classes=C, class_counts=[30] * C)
+    torch.testing.assert_close(las(logits, targets), F.cross_entropy(logits, targets, label_smoothing=0.3),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_label_aware_smoothing_factors_run_from_eps_tail_to_eps_head():
+    for profile in ("concave", "linear", "convex"):
+        las = build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, eps_head=0.3, eps_tail=0.1,
+                         profile=profile)
+        assert las.smoothing[0].item() == pytest.approx(0.3, abs=1e-15)   # the commonest class
+        assert las.smoothing[-1].item() == pytest.approx(0.1, abs=1e-15)  # the rarest class
+        assert (las.smoothing.diff() <= 0).all()                          # monotone in the count
+    mid = [build_loss("label_aware_smoothing", num_classes=3, class_counts=[10, 6, 2], profile=p).smoothing[1].item()
+           for p in ("concave", "linear", "convex")]
+    assert mid == pytest.approx([0.3 * 2 ** -0.5, 0.15, 0.3 * (1 - 2 ** -0.5)], abs=1e-15)
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_cb_focal_at_gamma_zero_is_cb_sigmoid(scale):
+    logits, targets = _batch(scale, seed=4)
+    a = _value_and_grad(build_loss("cb_focal", num_classes=C, class_counts=COUNTS, gamma=0.0), logits, targets)
+    b = _value_and_grad(build_loss("cb_sigmoid", num_classes=C, class_counts=COUNTS), logits, targets)
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_cb_sigmoid_is_weighted_binary_cross_entropy():
+    logits, targets = _batch(3.0, seed=5)
+    loss_fn = build_loss("cb_sigmoid", num_classes=C, class_counts=COUNTS, beta=0.99)
+    bce = F.binary_cross_entropy_with_logits(logits, F.one_hot(targets, C).double(), reduction="none").sum(dim=1)
+    torch.testing.assert_close(loss_fn(logits, targets), (loss_fn.cb_weights[targets] * bce).mean())
+
+
+def test_lade_at_alpha_zero_is_balanced_softmax_up_to_the_codes_1e9():
+    logits, targets = _batch(5.0, seed=6)
+    lade = build_loss("lade", num_classes=C, class_counts=COUNTS, alpha=0.0)
+    bs = build_loss("balanced_softmax", num_classes=C, class_counts=COUNTS)
+    torch.testing.assert_close(_value_and_grad(lade, logits, targets), _value_and_grad(bs, logits, targets),
+                               rtol=1e-6, atol=1e-8)
+
+
+# -- the noisy-label losses of issue 11 -------------------------------------------------------------
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.6])
+def test_asl_without_focusing_is_label_smoothed_ce(eps):
+    logits, targets = _batch(6.0, seed=5)
+    asl = _value_and_grad(build_loss("asl", num_classes=C, gamma_pos=0.0, gamma_neg=0.0, eps=eps), logits, targets)
+    ls = _value_and_grad(lambda z, y: F.cross_entropy(z, y, label_smoothing=eps), logits, targets)
+    torch.testing.assert_close(asl, ls, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_asl_without_smoothing_is_focal_whatever_gamma_neg(gamma):
+    logits, targets = _batch(6.0, seed=6)
+    focal = _value_and_grad(build_loss("focal", num_classes=C, gamma=gamma), logits, targets)
+    for gamma_neg in (0.0, 4.0):
+        asl = build_loss("asl", num_classes=C, gamma_pos=gamma, gamma_neg=gamma_neg, eps=0.0)
+        torch.testing.assert_close(_value_and_grad(asl, logits, targets), focal, rtol=1e-12, atol=1e-14)
+
+
+def test_taylor_ce_of_order_one_is_mae():
+    logits, targets = _batch(5.0, seed=7)
+    torch.testing.assert_close(_value_and_grad(build_loss("taylor_ce", num_classes=C, t=1), logits, targets),
+                               _value_and_grad(build_loss("mae", num_classes=C), logits, targets),
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("t", [2, 10, 100])
+def test_taylor_ce_is_ce_less_its_series_tail(t):
+    # -log p = sum_k (1-p)^k / k, so CE - taylor_ce(t) = sum_{k>t} (1-p)^k / k lies between its first
+    # term (1-p)^(t+1)/(t+1) and sum_{k>t} (1-p)^k/(t+1) = (1-p)^(t+1)/((t+1) p).
+    logits, targets = _batch(1.0, seed=8)
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    p = torch.exp(-ce)
+    tail = ce - build_loss("taylor_ce", num_classes=C, t=t).per_sample(logits, targets)
+    first_term = (1 - p) ** (t + 1) / (t + 1)
+    assert (tail >= first_term * (1 - 1e-9) - 1e-15).all()
+    assert (tail <= first_term / p * (1 + 1e-9) + 1e-15).all()
+
+
+@pytest.mark.parametrize("name,single,params", [("nce_agce", "agce", {"a": 2.0, "q": 0.7}),
+                                                ("nce_aul", "aul", {"a": 3.0, "q": 1.5}),
+                                                ("nce_ael", "ael", {"a": 1.5})])
+def test_nce_combinations_are_alpha_nce_plus_beta_the_single_loss(name, single, params):
+    logits, targets = _batch(4.0, seed=9)
+    alpha, beta = 2.5, 0.3
+    combined = _value_and_grad(build_loss(name, num_classes=C, alpha=alpha, beta=beta, **params), logits, targets)
+    nce, part = build_loss("nce", num_classes=C), build_loss(single, num_classes=C, **params)
+    expected = _value_and_grad(lambda z, y: alpha * nce(z, y) + beta * part(z, y), logits, targets)
+    torch.testing.assert_close(combined, expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("pi1", [1e-6, 1e-8])
+def test_js_tends_to_ce_as_pi1_tends_to_zero(pi1):
+    # JS_pi / Z = CE + O(pi1 / p_y) (expand log m_y = log(pi2 p_y) + log(1 + pi1 / (pi2 p_y))).
+    logits, targets = _batch(2.0, seed=10)
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    js = build_loss("js", num_classes=C, pi1=pi1, clamp_probs=False).per_sample(logits, targets)
+    assert ((js - ce).abs() <= 2 * pi1 / torch.exp(-ce) + 1e-9).all()
+
+
+def test_js_tends_to_mae_as_pi1_tends_to_one():
+    # JS_pi / Z = (1 - p_y) + [(1 - p_y) + p_y log p_y] / (-log pi2) + O(pi2 log pi2).
+    logits, targets = _batch(2.0, seed=11)
+    pi2 = 1e-9
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    p = torch.exp(-ce)
+    js = build_loss("js", num_classes=C, pi1=1 - pi2, clamp_probs=False).per_sample(logits, targets)
+    first_order = (1 - p) + ((1 - p) - p * ce) / -torch.log(torch.tensor(pi2, dtype=torch.float64))
+    torch.testing.assert_close(js, first_order, rtol=0, atol=1e-7)
+def test_square_with_k_and_m_one_is_mean_squared_error_to_the_one_hot_target():
+    logits, targets = _batch(3.0, seed=5)
+    loss_fn = build_loss("square", num_classes=C)  # C = 7: the paper's unscaled setting k = M = 1
+    expected = _value_and_grad(lambda z, y: F.mse_loss(z, F.one_hot(y, C).double()), logits, targets)
+    torch.testing.assert_close(_value_and_grad(loss_fn, logits, targets), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_flsd_with_one_gamma_everywhere_is_focal():
+    logits, targets = _batch(3.0, seed=6)
+    flsd = build_loss("flsd", num_classes=C, gamma_low=2.0, gamma_mid=2.0, gamma=2.0)
+    focal = build_loss("focal", num_classes=C, gamma=2.0)
+    torch.testing.assert_close(_value_and_grad(flsd, logits, targets), _value_and_grad(focal, logits, targets),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_spherical_z_is_shift_and_scale_invariant():
+    logits, targets = _batch(3.0, seed=7)
+    loss_fn = build_loss("spherical_z", num_classes=C, a=0.5, b=2.0)
+    torch.testing.assert_close(loss_fn(logits * 7.5 - 40.0, targets), loss_fn(logits, targets), rtol=1e-12, atol=0)
+
+
+def test_mmce_and_mdca_vanish_on_a_batch_that_is_calibrated_in_the_batch_sense():
+    # Every sample right with confidence 1 (huge margin): MMCE's c - r and MDCA's gaps are ~0, so
+    # the loss is the cross-entropy, which is ~0 too; then a batch where all are wrong is penalised.
+    targets = torch.arange(C)
+    right = torch.eye(C, dtype=torch.float64) * 60.0
+    for name in ("mmce", "mdca"):
+        assert build_loss(name, num_classes=C)(right, targets).item() < 1e-20
+    wrong = right[:, torch.roll(torch.arange(C), 1)]
+    mmce = build_loss("mmce", num_classes=C, lambda_=1.0)(wrong, targets) - F.cross_entropy(wrong, targets)
+    torch.testing.assert_close(mmce, torch.tensor(1.0, dtype=torch.float64))  # (c - r) = -1 and k = 1 everywhere

@@ -24,8 +24,30 @@ TABLE = {
     "nce": {}, "nce_rce": {"alpha": 1.0, "beta": 1.0}, "comp_sum": {"tau": 1.0}, "squentropy": {},
     "encouraging": {"log_end": 0.75}, "dual_focal": {"gamma": 2.0}, "poly1_focal": {"epsilon": 1.0, "gamma": 2.0},
     "ldr_kl": {"lambda_": 1.0, "margin": 0.1},
+    "cb_sigmoid": {"beta": 0.9999}, "cb_focal": {"beta": 0.9999, "gamma": 1.0},
+    "eql": {"gamma": 0.9, "lambda_": 0.005}, "seesaw": {"p": 0.8, "q": 2.0, "eps": 0.01},
+    "lade": {"alpha": 0.1, "lambda_": 0.01},
+    "label_aware_smoothing": {"eps_head": 0.3, "eps_tail": 0.0, "profile": "concave"},
+    # Issue 11: ALFs CIFAR-10 config values, GJS pi = (0.7, 0.3), Taylor order 2, ASLSingleLabel's defaults.
+    "agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},
+    "nce_agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
+    "nce_aul": {"alpha": 1.0, "beta": 4.0, "a": 6.3, "q": 1.5},
+    "nce_ael": {"alpha": 1.0, "beta": 4.0, "a": 5.0}, "js": {"pi1": 0.7, "clamp_probs": True},
+    "taylor_ce": {"t": 2}, "asl": {"gamma_pos": 0.0, "gamma_neg": 4.0, "eps": 0.1},
+    "brier": {}, "mmce": {"lambda_": 2.0, "bandwidth": 0.4}, "mdca": {"beta": 1.0},
+    "mbls": {"margin": 10.0, "alpha": 0.1}, "flsd": {"gamma_low": 5.0, "gamma_mid": 3.0, "gamma": 3.0},
+    "square": {"k": None, "M": None}, "spherical_z": {"a": 1.0, "b": 3.0},
+    "bi_tempered": {"t1": 0.8, "t2": 1.2, "num_iters": 5},
+    # Losses with needs (issue 11 section 1): IB-Loss cifar_train.py, ELR config_cifar10.json, ANL cifar10_anl_ce.json.
+    "ib": {"alpha": 1000.0, "epsilon": 1e-3, "weighting": "inverse", "start_epoch": 100},
+    "ib_focal": {"alpha": 1000.0, "epsilon": 1e-3, "gamma": 1.0, "weighting": "inverse", "start_epoch": 100,
+                 "p_from_weighted_ce": True},
+    "elr": {"lambda_": 3.0, "beta": 0.7, "num_samples": None},
+    "anl_ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "min_prob": 1e-7},
 }
-NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs"}
+NEEDS = {"ib": {"features"}, "ib_focal": {"features"}, "elr": {"indices"}, "anl_ce": {"model"}}
+NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
+                "label_aware_smoothing", "ib", "ib_focal"}
 COMMON = {"reweight": "none", "reweight_beta": 0.9999, "reweight_from_epoch": 0, "logit_clip": None,
           "logz_penalty": 0.0, "posthoc_tau": 0.0}
 
@@ -91,10 +113,16 @@ def test_missing_or_zero_class_counts_is_a_value_error(name):
 
 
 @pytest.mark.parametrize("name", sorted(set(TABLE) - NEEDS_COUNTS))
-def test_losses_without_class_frequencies_ignore_class_counts(name):
+def test_losses_without_class_frequencies_ignore_class_counts(name, needs_inputs):
     logits, targets = _batch()
-    assert build_loss(name, num_classes=C)(logits, targets) == build_loss(name, num_classes=C, class_counts=COUNTS)(
-        logits, targets)
+    without, with_counts = build_loss(name, num_classes=C), build_loss(name, num_classes=C, class_counts=COUNTS)
+    assert without(logits, targets, **needs_inputs(without, logits)) == with_counts(
+        logits, targets, **needs_inputs(with_counts, logits))
+
+
+def test_needs_are_the_issue_table():
+    assert {name: set(losses.get_loss_class(name).needs) for name in list_losses()
+            if losses.get_loss_class(name).needs} == NEEDS
 
 
 @pytest.mark.parametrize("options", [{"reweight": "class_balanced"}, {"reweight": "inverse"}, {"posthoc_tau": 1.0}])
@@ -116,9 +144,34 @@ OUT_OF_RANGE = [
     ("comp_sum", "tau", -0.5, r"\[0, inf\)"), ("encouraging", "log_end", 0.0, r"\(0, 1\]"),
     ("encouraging", "log_end", 1.2, r"\(0, 1\]"), ("dual_focal", "gamma", -1.0, r"\[0, inf\)"),
     ("ldr_kl", "lambda_", 0.0, r"\(0, inf\)"), ("ldr_kl", "margin", -0.1, r"\[0, inf\)"),
+    ("agce", "a", 0.0, r"\(0, inf\)"), ("agce", "q", -0.5, r"\(0, inf\)"), ("aul", "a", 1.0, r"\(1, inf\)"),
+    ("aul", "q", 0.0, r"\(0, inf\)"), ("ael", "a", 0.0, r"\(0, inf\)"), ("nce_agce", "beta", -1.0, r"\[0, inf\)"),
+    ("nce_aul", "a", 0.5, r"\(1, inf\)"), ("nce_ael", "alpha", -0.1, r"\[0, inf\)"),
+    ("js", "pi1", 0.0, r"\(0, 1\)"), ("js", "pi1", 1.0, r"\(0, 1\)"), ("taylor_ce", "t", 0, r"\[1, inf\)"),
+    ("taylor_ce", "t", 2.5, r"not an integer"), ("asl", "gamma_neg", -1.0, r"\[0, inf\)"),
+    ("asl", "eps", 1.5, r"\[0, 1\]"),
     ("ce", "reweight_beta", 1.0, r"\[0, 1\)"), ("ce", "reweight_from_epoch", -1, r"\[0, inf\)"),
     ("ce", "logit_clip", 0.0, r"\(0, inf\)"), ("ce", "logz_penalty", -1e-4, r"\[0, inf\)"),
     ("ce", "posthoc_tau", -1.0, r"\[0, inf\)"), ("focal", "gamma", "two", r"not a number"),
+    ("cb_sigmoid", "beta", 1.0, r"\[0, 1\)"), ("cb_focal", "gamma", -1.0, r"\[0, inf\)"),
+    ("eql", "gamma", 1.5, r"\[0, 1\]"), ("eql", "lambda_", -0.1, r"\[0, 1\]"), ("seesaw", "p", -0.8, r"\[0, inf\)"),
+    ("seesaw", "q", -2.0, r"\[0, inf\)"), ("seesaw", "eps", 0.0, r"\(0, 1\]"), ("lade", "alpha", -0.1, r"\[0, inf\)"),
+    ("lade", "lambda_", -0.01, r"\[0, inf\)"), ("label_aware_smoothing", "eps_head", 1.5, r"\[0, 1\]"),
+    ("label_aware_smoothing", "eps_tail", -0.1, r"\[0, 1\]"),
+    ("mmce", "lambda_", -1.0, r"\[0, inf\)"), ("mmce", "bandwidth", 0.0, r"\(0, inf\)"),
+    ("mdca", "beta", -0.5, r"\[0, inf\)"), ("mbls", "margin", -1.0, r"\[0, inf\)"),
+    ("mbls", "alpha", -0.1, r"\[0, inf\)"), ("flsd", "gamma_low", -1.0, r"\[0, inf\)"),
+    ("flsd", "gamma_mid", -1.0, r"\[0, inf\)"), ("flsd", "gamma", -1.0, r"\[0, inf\)"),
+    ("square", "k", 0.0, r"\(0, inf\)"), ("square", "M", -1.0, r"\(0, inf\)"),
+    ("spherical_z", "a", 0.0, r"\(0, inf\)"), ("spherical_z", "b", float("nan"), r"\(-inf, inf\)"),
+    ("bi_tempered", "t1", 1.5, r"\[0, 1\]"), ("bi_tempered", "t2", 0.5, r"\[1, inf\)"),
+    ("bi_tempered", "num_iters", 0, r"\[1, inf\)"), ("bi_tempered", "num_iters", 2.5, r"\[1, inf\)"),
+    ("ib", "alpha", 0.0, r"\(0, inf\)"), ("ib", "epsilon", 0.0, r"\(0, inf\)"), ("ib", "start_epoch", -1, r"\[0, inf\)"),
+    ("ib_focal", "gamma", -1.0, r"\[0, inf\)"), ("elr", "lambda_", -1.0, r"\[0, inf\)"),
+    ("elr", "beta", 1.5, r"\[0, 1\]"), ("elr", "num_samples", 0, r"\[1, inf\)"),
+    ("elr", "num_samples", 2.5, "not an integer"),
+    ("anl_ce", "alpha", -1.0, r"\[0, inf\)"), ("anl_ce", "delta", -1e-5, r"\[0, inf\)"),
+    ("anl_ce", "min_prob", 0.0, r"\(0, 0.2\)"), ("anl_ce", "min_prob", 0.5, r"\(0, 0.2\)"),
 ]
 
 
@@ -133,6 +186,10 @@ def test_bad_choices_and_unknown_names_are_value_errors():
         build_loss("ce", num_classes=C, class_counts=COUNTS, reweight="balanced")
     with pytest.raises(ValueError, match="second='max' is not one of"):
         build_loss("dual_focal", num_classes=C, second="max")
+    with pytest.raises(ValueError, match="weighting='cb' is not one of 'inverse', 'none'"):
+        build_loss("ib", num_classes=C, class_counts=COUNTS, weighting="cb")
+    with pytest.raises(ValueError, match="profile='exp' is not one of 'concave', 'linear', 'convex'"):
+        build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, profile="exp")
     with pytest.raises(ValueError, match=r"no parameter 'gama' \(did you mean 'gamma'\?\).*parameters are: gamma"):
         build_loss("focal", num_classes=C, gama=1.0)
     with pytest.raises(ValueError, match=r"unknown loss 'focall'\. Did you mean 'focal'\?"):
@@ -143,6 +200,15 @@ def test_bad_choices_and_unknown_names_are_value_errors():
         build_loss("focal", num_classes=C, alpha=[1.0, 2.0])
     with pytest.raises(TypeError):
         losses.FocalLoss(2.0, num_classes=C)  # parameters are keyword-only
+
+
+@pytest.mark.parametrize("num_classes,k,m", [(2, 1.0, 1.0), (10, 1.0, 1.0), (41, 1.0, 1.0), (42, 1.0, 15.0),
+                                             (100, 1.0, 15.0), (999, 1.0, 15.0), (1000, 15.0, 30.0)])
+def test_square_defaults_are_hui_and_belkins_settings_for_the_class_count(num_classes, k, m):
+    loss_fn = build_loss("square", num_classes=num_classes)
+    assert (loss_fn.k, loss_fn.M) == (k, m)
+    explicit = build_loss("square", num_classes=num_classes, k=2.0, M=3.0)
+    assert (explicit.k, explicit.M) == (2.0, 3.0)
 
 
 # -- re-weighting and DRW -------------------------------------------------------------------------
@@ -181,13 +247,15 @@ def test_drw_switches_the_weights_on_at_reweight_from_epoch():
     assert not torch.allclose((per_sample * w).sum() / w.sum(), per_sample.mean())
 
 
-@pytest.mark.parametrize("name", sorted(TABLE))
-def test_set_epoch_is_a_no_op_without_a_schedule(name):
+@pytest.mark.parametrize("name", sorted(set(TABLE) - {"ib", "ib_focal"}))  # IB's start_epoch is a schedule
+def test_set_epoch_is_a_no_op_without_a_schedule(name, needs_inputs):
     logits, targets = _batch(3)
     loss_fn = build_loss(name, num_classes=C, class_counts=COUNTS)
-    before = loss_fn(logits, targets)
+    loss_fn.eval()  # seesaw's and elr's state changes in training mode only; this test is about set_epoch
+    inputs = needs_inputs(loss_fn, logits)
+    before = loss_fn(logits, targets, **inputs)
     loss_fn.set_epoch(160)
-    assert loss_fn(logits, targets) == before
+    assert loss_fn(logits, targets, **inputs) == before
 
 
 def test_focal_with_p_from_weighted_ce_is_the_ldam_drw_reference_focal():

@@ -16,6 +16,9 @@ Batches: `sampler` (random | class_balanced | sqrt, sampling.py), `augment` (non
 augment.py), `loader` (gpu: the uint8 split on the training device, augmented there in batch;
 torch: DataLoader + torchvision transforms; auto: gpu when training on a GPU). Images stay uint8
 until a batch is drawn; normalisation (`mean`, `std` per channel, in [0, 1] pixel units) is per batch.
+`return_indices` (an attribute, False by default; the training module sets it when its loss needs
+`indices`): training batches are (x, y, idx), idx the index of each sample in the training split
+(0 to len(train_y) - 1); evaluation batches stay (x, y).
 """
 from __future__ import annotations
 
@@ -92,6 +95,7 @@ class ImageDataModule(L.LightningDataModule):
             raise ValueError(f"data.mean={list(mean)} / data.std={list(std)}: one value per channel each, std > 0.")
         self._prepared = False
         self._device_cache: dict = {}
+        self.return_indices = False
 
     # -- to implement -------------------------------------------------------------------------
     def load_arrays(self) -> ImageArrays:
@@ -187,9 +191,11 @@ class ImageDataModule(L.LightningDataModule):
         if self.resolve_loader(device) == "gpu":
             x, y = self._on_device("train", device)
             return DeviceLoader(x, y, self.batch_size, self.mean, self.std, sampler=sampler, augment=self.augment,
-                                pad=self.crop_padding)
+                                pad=self.crop_padding, return_indices=self.return_indices)
         transform = torchvision_transform(self.augment, self.crop_padding, self.image_size)
-        return DataLoader(AugmentedTensorDataset(self.train_x, self.train_y, self.mean, self.std, transform),
+        dataset = AugmentedTensorDataset(self.train_x, self.train_y, self.mean, self.std, transform,
+                                         return_indices=self.return_indices)
+        return DataLoader(dataset,
                           batch_size=self.batch_size, sampler=sampler, drop_last=False,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 

@@ -8,6 +8,10 @@ It works on any device, the CPU included.
 
 `torch` loader: an ordinary DataLoader over `AugmentedTensorDataset` (torchvision transforms per
 image), with the same `EpochSampler`.
+
+With `return_indices` (training batches of a loss that needs `indices`, e.g. elr) both yield
+(images, labels, indices): the index of each sample in the split's arrays (int64), which is the
+same in every epoch whatever the sampler's order.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from lossbench.data.sampling import EpochSampler
 
 
 class DeviceLoader:
-    """Iterable of (float images, labels) batches from device-resident uint8 tensors."""
+    """Iterable of (float images, labels[, indices]) batches from device-resident uint8 tensors."""
 
     # Lightning inspects `sampler` / `batch_sampler` like a DataLoader's (to call set_epoch and to
     # decide whether the loader shuffles); batches are made here, so there is no batch sampler.
@@ -28,12 +32,13 @@ class DeviceLoader:
 
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, mean: Tensor, std: Tensor, *,
                  sampler: EpochSampler | None = None, order: Tensor | None = None, augment: str = "none",
-                 pad: int = 4):
+                 pad: int = 4, return_indices: bool = False):
         self.images, self.labels, self.batch_size = images, labels, int(batch_size)
         self.mean, self.std = mean.to(images.device), std.to(images.device)
         self.sampler = sampler  # Lightning calls sampler.set_epoch(epoch) before each epoch
         self.order = order if order is not None else torch.arange(len(labels))
         self.augment, self.pad = augment, int(pad)
+        self.return_indices = bool(return_indices)
 
     def __len__(self) -> int:
         n = len(self.sampler) if self.sampler is not None else len(self.order)
@@ -61,14 +66,20 @@ class DeviceLoader:
             if offsets is not None:
                 x = batch_crop_flip(x, offsets[start:start + self.batch_size], flips[start:start + self.batch_size],
                                     self.pad)
-            yield normalize(x, self.mean, self.std), self.labels[batch]
+            if self.return_indices:
+                yield normalize(x, self.mean, self.std), self.labels[batch], batch
+            else:
+                yield normalize(x, self.mean, self.std), self.labels[batch]
 
 
 class AugmentedTensorDataset(Dataset):
-    """uint8 images -> (optional torchvision transform) -> float, normalised per channel."""
+    """uint8 images -> (optional torchvision transform) -> float, normalised per channel; items are
+    (image, label), or (image, label, index) with `return_indices`."""
 
-    def __init__(self, images: Tensor, labels: Tensor, mean: Tensor, std: Tensor, transform=None):
+    def __init__(self, images: Tensor, labels: Tensor, mean: Tensor, std: Tensor, transform=None,
+                 return_indices: bool = False):
         self.images, self.labels, self.transform = images, labels, transform
+        self.return_indices = bool(return_indices)
         self.mean, self.std = mean.view(-1, 1, 1), std.view(-1, 1, 1)
 
     def __len__(self) -> int:
@@ -78,4 +89,5 @@ class AugmentedTensorDataset(Dataset):
         image = self.images[i]
         if self.transform is not None:
             image = self.transform(image)
-        return (image.float() / 255.0 - self.mean) / self.std, self.labels[i]
+        image = (image.float() / 255.0 - self.mean) / self.std
+        return (image, self.labels[i], i) if self.return_indices else (image, self.labels[i])

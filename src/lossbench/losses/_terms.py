@@ -81,15 +81,16 @@ class NLLMap(torch.autograd.Function):
         return grad * slope, None
 
 
-def focal_value_and_slope(nll: Tensor, gamma: float, epsilon: float = 0.0) -> tuple[Tensor, Tensor]:
+def focal_value_and_slope(nll: Tensor, gamma: float | Tensor, epsilon: float = 0.0) -> tuple[Tensor, Tensor]:
     """l = (1-p)^gamma nll + epsilon (1-p)^(gamma+1) and dl/dnll, with p = exp(-nll), d(1-p)/dnll = p.
 
     dl/dnll = (1-p)^gamma + gamma (1-p)^(gamma-1) p nll + epsilon (gamma+1) (1-p)^gamma p. The base
     1-p is floored at the smallest normal number, so (1-p)^(gamma-1) stays finite (it multiplies
-    nll = 0 exactly where 1-p = 0)."""
+    nll = 0 exactly where 1-p = 0). gamma may be a tensor of one value per sample (FLSD), held
+    constant (no gradient through its choice)."""
     p = torch.exp(-nll)
     base = torch.expm1(-nll).neg_().clamp_min_(torch.finfo(nll.dtype).tiny)  # 1 - p
-    if gamma == 0:
+    if not isinstance(gamma, Tensor) and gamma == 0:
         value = nll + epsilon * base if epsilon else nll.clone()
         slope = 1.0 + epsilon * p
         return value, slope

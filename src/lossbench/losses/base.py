@@ -6,8 +6,16 @@ A subclass implements `per_sample(logits, targets) -> [N]`; the base class appli
   2. the per-sample loss of the subclass;
   3. class re-weighting (`reweight`), optionally deferred (`reweight_from_epoch`, the DRW schedule
      of Cao et al. 2019): a weighted mean sum(w_y l) / sum(w_y), as F.cross_entropy(weight=...) does;
-  4. `logz_penalty`: + coeff * mean((log sum_j exp z_j)^2), the "z-loss" auxiliary term of
+  4. `batch_term(logits, targets)`: a term of the whole batch (LADE's regulariser, MMCE, MDCA), added
+     unweighted to the (weighted) mean; none by default. It sees the (clipped) logits;
+  5. `logz_penalty`: + coeff * mean((log sum_j exp z_j)^2), the "z-loss" auxiliary term of
      large-model training (PaLM, Chowdhery et al. 2022); computed on the (clipped) logits.
+A loss that needs more than the logits declares it in `needs` (a frozenset drawn from NEEDS_KEYS)
+and is called as `loss(logits, targets, features=..., indices=..., model=...)` with exactly those
+keywords (the training module, module.py, passes them): `features` the penultimate features
+[N, D] (models expose `forward_features` and `head`), `indices` the training-set index of each
+sample [N] (int64), `model` the network (for parameter penalties). `per_sample` and `batch_term`
+then receive them as keywords too. Every other loss keeps `loss(logits, targets)`.
 At evaluation, `adjust_eval_logits` applies post-hoc logit adjustment (Menon et al., "Long-tail
 learning via logit adjustment", ICLR 2021): z - posthoc_tau * log(pi), identity when posthoc_tau = 0.
 
@@ -25,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 REWEIGHT_MODES = ("none", "class_balanced", "inverse")
+NEEDS_KEYS = frozenset({"features", "indices", "model"})
 
 
 def check_range(name: str, value: float, low: float | None = None, high: float | None = None,
@@ -78,6 +87,8 @@ class ClassificationLoss(nn.Module):
 
     name: str = "?"  # set by @register_loss
     needs_class_counts: bool = False
+    #: Inputs beyond (logits, targets) this loss takes as keywords, a subset of NEEDS_KEYS.
+    needs: frozenset = frozenset()
     #: Losses that are CE of transformed logits set this and implement `transform_logits`; the
     #: forward pass is then a single F.cross_entropy call (its own weighted mean included).
     is_cross_entropy: bool = False
@@ -160,6 +171,10 @@ class ClassificationLoss(nn.Module):
         """log pi_j = log(n_j / sum n) in float64, for the losses that use class frequencies."""
         return torch.log(self.class_counts / self.class_counts.sum())
 
+    def bind_training_set(self, *, num_samples: int) -> None:
+        """Called by the training module before training with the size of the training set; losses
+        with per-sample state (elr) size it here. A no-op for the others."""
+
     def set_epoch(self, epoch: int) -> None:
         """Called by the trainer at the start of every epoch; drives DRW and other schedules."""
         self.epoch = int(epoch)
@@ -181,8 +196,8 @@ class ClassificationLoss(nn.Module):
         """For `is_cross_entropy` losses: the logits whose cross-entropy is the loss."""
         raise NotImplementedError
 
-    def per_sample(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """The loss of each sample, shape [N]."""
+    def per_sample(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
+        """The loss of each sample, shape [N]; `inputs` are the keywords of `needs` (none by default)."""
         if self.is_cross_entropy:
             return F.cross_entropy(self.transform_logits(logits, targets), targets, reduction="none",
                                    label_smoothing=self.label_smoothing)
@@ -196,7 +211,21 @@ class ClassificationLoss(nn.Module):
         sample_weights = weights.to(losses.dtype)[targets]
         return (losses * sample_weights).sum() / sample_weights.sum()
 
-    def forward(self, logits: Tensor, targets: Tensor) -> Tensor:
+    def batch_term(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor | None:
+        """A loss term of the whole batch that is not a mean of per-sample terms (LADE's regulariser,
+        MMCE's kernel sum, MDCA's class-wise gaps, ANL's parameter penalty), added unweighted after
+        `reduce` (also after the fused weighted CE) and before `logz_penalty`; None (the default) adds
+        nothing. `inputs` are the keywords of `needs`."""
+        return None
+
+    def _check_inputs(self, inputs: dict) -> None:
+        if inputs.keys() != self.needs:
+            needed = ", ".join(f"{k}=" for k in sorted(self.needs)) or "no keyword"
+            got = ", ".join(f"{k}=" for k in sorted(inputs)) or "none"
+            raise TypeError(f"loss {self.name!r} takes (logits, targets) and {needed}; got {got}.")
+
+    def forward(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
+        self._check_inputs(inputs)
         if logits.dtype != torch.float64:
             logits = logits.float()
         if self.logit_clip is not None:
@@ -210,7 +239,10 @@ class ClassificationLoss(nn.Module):
                                    weight=None if weights is None else weights.to(logits.dtype),
                                    label_smoothing=self.label_smoothing)
         else:
-            loss = self.reduce(self.per_sample(logits, targets), targets)
+            loss = self.reduce(self.per_sample(logits, targets, **inputs), targets)
+        extra = self.batch_term(logits, targets, **inputs)
+        if extra is not None:
+            loss = loss + extra
         if self.logz_penalty:
             loss = loss + self.logz_penalty * torch.logsumexp(logits, dim=-1).pow(2).mean()
         return loss

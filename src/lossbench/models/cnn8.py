@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from lossbench.models.heads import make_classifier
+from lossbench.models.heads import FeatureClassifier, make_classifier
 from lossbench.models.init import apl_init
 
 WIDTHS = (64, 128, 196)
@@ -23,11 +23,12 @@ def _conv(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
 
 
-class CNN8(nn.Module):
+class CNN8(FeatureClassifier):
     """Six conv layers and two fully connected layers (8 weight layers)."""
 
     def __init__(self, *, num_classes: int, in_channels: int = 3, image_size: int = 32,
-                 hidden: int = 256, classifier: str = "linear"):
+                 hidden: int = 256, classifier: str = "linear", head_bias_init: str = "none",
+                 posthoc_weight_norm_tau: float | None = None):
         super().__init__()
         if image_size < 8:
             raise ValueError(f"model=cnn8 needs images of at least 8x8 pixels (three 2x2 max-pools); got "
@@ -39,8 +40,9 @@ class CNN8(nn.Module):
         side = image_size // 8
         self.features = nn.Sequential(*layers, nn.Flatten())
         self.fc1 = nn.Sequential(nn.Linear(WIDTHS[-1] * side * side, hidden), nn.BatchNorm1d(hidden), nn.ReLU())
-        self.classifier = make_classifier(classifier, hidden, num_classes)
+        self.classifier = make_classifier(classifier, hidden, num_classes, head_bias_init)
         apl_init(self)
+        self.set_posthoc_weight_norm(posthoc_weight_norm_tau)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.fc1(self.features(x)))
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.fc1(self.features(x))

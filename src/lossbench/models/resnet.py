@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lossbench.models.heads import make_classifier
+from lossbench.models.heads import FeatureClassifier, make_classifier
 from lossbench.models.init import apl_init
 
 
@@ -62,11 +62,11 @@ def _shortcut(cin: int, cout: int, stride: int) -> nn.Module:
 DEPTHS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3))}
 
 
-class ResNet(nn.Module):
+class ResNet(FeatureClassifier):
     """ResNet-`depth` (18, 34 or 50) for small images."""
 
     def __init__(self, *, num_classes: int, in_channels: int = 3, image_size: int = 32, depth: int = 50,
-                 classifier: str = "linear"):
+                 classifier: str = "linear", head_bias_init: str = "none", posthoc_weight_norm_tau: float | None = None):
         super().__init__()
         if depth not in DEPTHS:
             raise ValueError(f"model.depth={depth!r} is not one of {', '.join(map(str, DEPTHS))}.")
@@ -79,9 +79,10 @@ class ResNet(nn.Module):
                 stages.append(block(cin, planes, stride if i == 0 else 1))
                 cin = planes * block.expansion
         self.layers = nn.Sequential(*stages)
-        self.classifier = make_classifier(classifier, cin, num_classes)
+        self.classifier = make_classifier(classifier, cin, num_classes, head_bias_init)
         apl_init(self)
+        self.set_posthoc_weight_norm(posthoc_weight_norm_tau)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         out = self.layers(F.relu(self.bn1(self.conv1(x))))
-        return self.classifier(F.adaptive_avg_pool2d(out, 1).flatten(1))
+        return F.adaptive_avg_pool2d(out, 1).flatten(1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lossbench.models.heads import make_classifier
+from lossbench.models.heads import FeatureClassifier, make_classifier
 
 
 class BasicBlock(nn.Module):
@@ -32,9 +32,10 @@ class BasicBlock(nn.Module):
         return F.relu(out + self.shortcut(x))
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(FeatureClassifier):
     def __init__(self, *, num_classes: int, in_channels: int = 3, image_size: int = 32,
-                 depth: int = 32, classifier: str = "linear"):
+                 depth: int = 32, classifier: str = "linear", head_bias_init: str = "none",
+                 posthoc_weight_norm_tau: float | None = None):
         super().__init__()
         if (depth - 2) % 6:
             raise ValueError(f"model.depth={depth} is not 6n+2 (20, 32, 44, 56, 110).")
@@ -47,15 +48,15 @@ class CifarResNet(nn.Module):
                 blocks.append(BasicBlock(cin, cout, stride if i == 0 else 1))
                 cin = cout
         self.layers = nn.Sequential(*blocks)
-        self.classifier = make_classifier(classifier, 64, num_classes)
+        self.classifier = make_classifier(classifier, 64, num_classes, head_bias_init)
         for m in self.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d)):
                 nn.init.kaiming_normal_(m.weight)
+        self.set_posthoc_weight_norm(posthoc_weight_norm_tau)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward_features(self, x: Tensor) -> Tensor:
         out = self.layers(F.relu(self.bn1(self.conv1(x))))
-        out = F.adaptive_avg_pool2d(out, 1).flatten(1)
-        return self.classifier(out)
+        return F.adaptive_avg_pool2d(out, 1).flatten(1)
 
 
 def ResNet32(**kwargs) -> CifarResNet:  # noqa: N802  (a constructor, named like the paper's model)

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from lossbench.models.heads import make_classifier
+from lossbench.models.heads import FeatureClassifier, make_classifier
 
 
 def _conv_block(cin: int, cout: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-class SmallCNN(nn.Module):
+class SmallCNN(FeatureClassifier):
     def __init__(self, *, num_classes: int, in_channels: int, image_size: int = 32,
-                 width: int = 32, classifier: str = "linear"):
+                 width: int = 32, classifier: str = "linear", head_bias_init: str = "none",
+                 posthoc_weight_norm_tau: float | None = None):
         super().__init__()
         self.features = nn.Sequential(
             *_conv_block(in_channels, width), nn.MaxPool2d(2),
             *_conv_block(width, 2 * width),
             *_conv_block(2 * width, 4 * width),
             nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.classifier = make_classifier(classifier, 4 * width, num_classes)
+        self.classifier = make_classifier(classifier, 4 * width, num_classes, head_bias_init)
+        self.set_posthoc_weight_norm(posthoc_weight_norm_tau)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.features(x))
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.features(x)
