@@ -146,9 +146,12 @@ def _requeue_self(max_requeues: int) -> bool:
     if not job_id or int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) >= max_requeues:
         return False
     done = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True)
-    print(f"lossbench: requeued SLURM job {job_id}" if done.returncode == 0 else
+    # SLURM itself requeues on `scontrol requeue` and preemption, and then answers "Job is pending
+    # execution": the job will run again either way.
+    requeued = done.returncode == 0 or "pending" in done.stderr.lower()
+    print(f"lossbench: SLURM job {job_id} requeued; it resumes from its last checkpoint" if requeued else
           f"lossbench: scontrol requeue {job_id} failed: {done.stderr.strip()}", file=sys.stderr, flush=True)
-    return done.returncode == 0
+    return requeued
 
 
 def data_key(job: Job) -> tuple[str, ...]:

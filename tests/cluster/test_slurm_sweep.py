@@ -1,0 +1,90 @@
+"""`lossbench sweep --launcher slurm` against the real one-node cluster: a sweep runs as a job array
+through sbatch, a job that SLURM requeues or signals resumes and ends with the metrics of an
+uninterrupted run, and sbatch's own refusal reaches the user."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+SLURM = ["--launcher", "slurm", "launcher.cpus_per_job=1", "launcher.mem_gb=2", "launcher.timeout_min=30"]
+
+
+def _records(sweep_dir: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/results.json"))}
+
+
+def test_demo_sweep_runs_as_a_slurm_job_array(slurm_cluster, runs_root):
+    sweep_dir = runs_root / "sweep"
+    proc = run_cli(["sweep", "demo", "--seeds", "0", "--dir", str(sweep_dir), *SLURM, "trainer.max_epochs=3"],
+                   runs_root, env={**ENV, "SLURM_CONF": slurm_cluster}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = _records(sweep_dir)
+    assert len(records) == 4 and all(r["status"] == "completed" for r in records.values())
+    assert all(r["threads"] == 1 for r in records.values())  # launcher.cpus_per_job
+    array = proc.stdout.split("as array ")[1].split(";")[0]
+    assert proc.stdout.count(f"(SLURM {array}_") == 4
+    report = (sweep_dir / "report.md").read_text()
+    for method in ("ce", "focal", "poly1", "ldam"):
+        assert f"| {method} |" in report
+
+
+def _wait_for(path: Path, epoch: int, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if (json.loads(path.read_text()).get("last_epoch") or -1) >= epoch:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{path} never reached epoch {epoch}")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same job, run inline with one thread and never interrupted."""
+    root = tmp_path_factory.mktemp("ref")
+    proc = run_cli(["sweep", "demo", "--seeds", "0", "--methods", "ce", "--dir", str(root / "s"), "--no-report",
+                    "trainer.max_epochs=8", "trainer.threads=1"], root, env=ENV)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (record,) = _records(root / "s").values()
+    return record
+
+
+@pytest.mark.parametrize("how", ["scontrol requeue", "scancel --signal=TERM"])
+def test_a_requeued_or_signalled_job_resumes_to_the_same_metrics(slurm_cluster, runs_root, reference, how):
+    sweep_dir = runs_root / "sweep"
+    env = {**os.environ, "LOSSBENCH_RUNS": str(runs_root), "SLURM_CONF": slurm_cluster, **ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "lossbench", "sweep", "demo", "--seeds", "0", "--methods", "ce",
+                             "--dir", str(sweep_dir), "--no-report", "trainer.max_epochs=8", "trainer.threads=1",
+                             *SLURM], cwd=runs_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = sweep_dir / "digits_lt_rho_10__ce__seed0" / "results.json"
+    _wait_for(results, 2)
+    job_id = json.loads((sweep_dir / ".submitit" / "slurm_jobs.json").read_text())["digits_lt_rho_10__ce__seed0"]
+    subprocess.run([*how.split(), job_id], check=True, env=env, capture_output=True)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    record = json.loads(results.read_text())
+    assert record["status"] == "completed"
+    assert len(record["segments"]) == 2 and record["segments"][1]["resumed_from_epoch"] >= 2
+    assert record["segments"][0]["status"] in ("interrupted", "killed")
+    for which in ("final", "best"):
+        assert {k: v for k, v in record[which].items() if k.startswith("test_")} == \
+            {k: v for k, v in reference[which].items() if k.startswith("test_")}
+
+
+def test_sbatch_refusal_is_relayed_in_one_paragraph(slurm_cluster, runs_root):
+    proc = run_cli(["sweep", "demo", "--smoke", "--dir", str(runs_root / "s"), *SLURM,
+                    "launcher.partition=nosuchpartition"], runs_root, env={**ENV, "SLURM_CONF": slurm_cluster})
+    assert proc.returncode == 2
+    assert "sbatch refused" in proc.stderr and "invalid partition" in proc.stderr.lower()
+    assert "Traceback" not in proc.stderr
