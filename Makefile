@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test run bench bench-losses bench-data clean
+.PHONY: install test run bench bench-losses bench-data bench-train clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,13 +20,16 @@ test: install
 run: install
 	$(BIN)/lossbench sweep demo
 
-bench: bench-losses bench-data
+bench: bench-losses bench-data bench-train
 
 bench-losses: install
 	$(BIN)/python benchmarks/bench_losses.py
 
 bench-data: install
 	$(BIN)/python benchmarks/bench_data.py
+
+bench-train: install
+	$(BIN)/python benchmarks/bench_train.py --options --markdown
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache

@@ -64,13 +64,13 @@ def _checked(build, what: str):
 
 
 def _precision(cfg_trainer: DictConfig) -> str:
-    """`precision: auto` means bf16-mixed where a CUDA GPU trains, 32-true elsewhere."""
+    """The Trainer's precision: `auto` (lossbench's own value) is bf16-mixed on a CUDA GPU and on a
+    CPU with native bf16 arithmetic, 32-true elsewhere (hardware.auto_precision)."""
     if cfg_trainer.get("precision", "auto") != "auto":
         return cfg_trainer.precision
-    import torch
+    from lossbench.hardware import auto_precision
 
-    on_gpu = cfg_trainer.get("accelerator", "auto") in ("auto", "gpu", "cuda") and torch.cuda.is_available()
-    return "bf16-mixed" if on_gpu else "32-true"
+    return auto_precision(str(cfg_trainer.get("accelerator", "auto")))
 
 
 def _set_threads(threads) -> int:

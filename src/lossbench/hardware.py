@@ -1,0 +1,38 @@
+"""Facts about the machine a job runs on, read once per job."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+# CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: Intel AMX (Sapphire Rapids and
+# later) and AVX512-BF16 (Cooper Lake, Sapphire Rapids, AMD Zen 4 and later). Without one of them
+# bf16 autocast on a CPU is emulated and slower than float32.
+NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_native_bf16() -> bool:
+    return any(flag in cpu_flags() for flag in NATIVE_BF16_FLAGS)
+
+
+def auto_precision(accelerator: str) -> str:
+    """What `trainer.precision=auto` means: bf16-mixed on a CUDA GPU and on a CPU with native bf16
+    (NATIVE_BF16_FLAGS), 32-true elsewhere (and on Apple's MPS, whose bf16 autocast is partial)."""
+    import torch
+
+    if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return "bf16-mixed"
+    if accelerator in ("auto", "cpu") and cpu_has_native_bf16():
+        return "bf16-mixed"
+    return "32-true"
