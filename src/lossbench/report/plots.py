@@ -2,7 +2,7 @@
 as PDF and as PNG at `DPI` dots per inch:
 
   per_class    per-class test accuracy against training-class size (log x), one line per method:
-               mean over seeds, band = ± sample std (long-tailed settings only: class sizes
+               mean over seeds, band = ± sample std, clipped to 0..100 (long-tailed settings only: class sizes
                differing by more than 1.5x);
   reliability  reliability diagrams, one panel per method: accuracy per confidence bin (bins pooled
                over seeds), the bin's mean confidence, the diagonal, and below each the number of
@@ -62,10 +62,11 @@ def _mean_std(samples: list[list[float]]) -> tuple[list[float], list[float]]:
     return means, stds
 
 
-def _band(ax, xs, mean, std, label, **kw):
+def _band(ax, xs, mean, std, label, lo=-math.inf, hi=math.inf, **kw):
+    """A mean line with a ± std band, the band clipped to [lo, hi] (an accuracy stays in 0..100)."""
     line, = ax.plot(xs, mean, linewidth=1.3, label=label, **kw)
     if any(std):
-        ax.fill_between(xs, [m - s for m, s in zip(mean, std)], [m + s for m, s in zip(mean, std)],
+        ax.fill_between(xs, [max(lo, m - s) for m, s in zip(mean, std)], [min(hi, m + s) for m, s in zip(mean, std)],
                         color=line.get_color(), alpha=0.18, linewidth=0)
     return line
 
@@ -89,8 +90,9 @@ def per_class(rows: list[Row], path: Path) -> Path | None:
         per_seed = [[100 * p[c] for c in order] for p in per_seed if p and len(p) == len(counts)]
         if per_seed:
             mean, std = _mean_std(per_seed)
-            _band(ax, [counts[c] for c in order], mean, std, row.label, marker="o", markersize=3)
+            _band(ax, [counts[c] for c in order], mean, std, row.label, 0.0, 100.0, marker="o", markersize=3)
     ax.set_xscale("log")
+    ax.set_ylim(-3, 103)
     ax.set_xlabel("training images of the class (log scale)")
     ax.set_ylabel("test accuracy of the class (%), final epoch")
     ax.set_title(f"Per-class accuracy vs class size -- {rows[0].setting}\n"
@@ -200,12 +202,15 @@ def curves(rows: list[Row], path: Path) -> Path | None:
                   f"{label} (first epoch {first:.3g})", marker=".")
         epochs, mean, std = _curve(runs, "val_acc", 100.0)
         if epochs:
-            _band(acc_ax, epochs, mean, std, label, marker=".")
+            _band(acc_ax, epochs, mean, std, label, 0.0, 100.0, marker=".")
     loss_ax.set_ylabel("training loss / its first-epoch value")
     loss_ax.set_title("Training loss, each method relative to its own first epoch", fontsize=9)
     acc_ax.set_ylabel("validation accuracy (%)")
     acc_ax.set_title("Validation accuracy", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
