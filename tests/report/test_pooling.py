@@ -109,3 +109,15 @@ def test_without_config_yaml_the_overrides_decide(tmp_path, make_run):
                  overrides=["loss=ce", f"trainer.max_epochs={epochs}"])
     (rows,) = report.build_report(root, plots=False, print_table=False)["rows"].values()
     assert sorted(r.label for r in rows) == ["ce [trainer.max_epochs=50]", "ce [trainer.max_epochs=5]"]
+
+
+def test_a_job_that_failed_before_writing_config_yaml_joins_its_cell(tmp_path, make_run, make_config):
+    root = tmp_path / "runs"
+    for seed in (0, 1):
+        make_run(root, f"ce_s{seed}", method="ce", loss="ce", seed=seed, acc=0.7, best_acc=0.7,
+                 overrides=["loss=ce", "trainer.max_epochs=30"], config=make_config(seed))
+    make_run(root, "ce_s2", method="ce", loss="ce", seed=2, acc=0, best_acc=None, status="failed",
+             error="ValueError: bad", overrides=["loss=ce", "trainer.max_epochs=30"])
+    (rows,) = report.build_report(root, plots=False, print_table=False)["rows"].values()
+    (row,) = rows
+    assert row.seeds == [0, 1] and [r.run_dir.name for r in row.failed] == ["ce_s2"]

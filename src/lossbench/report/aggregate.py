@@ -120,16 +120,33 @@ def _seed_keys(runs: list[Run]) -> set[str]:
     return {k for k in keys if all(r.seed is not None and r.config.get(k) == r.seed for r in runs)}
 
 
+def _fits(partial: dict, config: dict) -> bool:
+    """A run known only by its overrides fits a full config that agrees on every key both have
+    (an override like `data=cifar10` names a config group, not a key of the flattened config)."""
+    return all(k not in config or repr(config[k]) == repr(v) for k, v in partial.items())
+
+
 def split_by_config(runs: list[Run]) -> list[tuple[dict, list[Run]]]:
-    """[(differing keys -> value, runs)]: runs grouped by equal configs (seed aside)."""
-    seedlike = _seed_keys(runs)
+    """[(differing keys -> value, runs)]: runs grouped by equal configs (seed aside). A run without
+    config.yaml (failed before writing it) joins the first group its overrides agree with."""
+    seedlike = _seed_keys([r for r in runs if r.config_complete]) or _seed_keys(runs)
     groups: dict[tuple, list[Run]] = {}
     configs: dict[tuple, dict] = {}
+    partial = []
     for run in runs:
         config = {k: v for k, v in run.config.items() if k not in seedlike}
+        if not run.config_complete and any(r.config_complete for r in runs):
+            partial.append((run, config))
+            continue
         key = tuple(sorted((k, repr(v)) for k, v in config.items()))
         groups.setdefault(key, []).append(run)
         configs[key] = config
+    for run, config in partial:
+        home = next((key for key in groups if _fits(config, configs[key])), None)
+        if home is None:
+            home = ("overrides only",) + tuple(sorted((k, repr(v)) for k, v in config.items()))
+            configs[home] = config
+        groups.setdefault(home, []).append(run)
     if len(groups) == 1:
         return [({}, runs)]
     all_keys = set().union(*(set(c) for c in configs.values()))

@@ -48,6 +48,7 @@ class Run:
     method: str
     setting: str
     config: dict = field(default_factory=dict)  # flattened config without NEUTRAL_KEYS
+    config_complete: bool = True  # False: no config.yaml, `config` holds the overrides only
 
     @property
     def seed(self):
@@ -120,18 +121,28 @@ def read_json(path: Path) -> tuple[dict | None, str | None]:
     return value, None
 
 
-def run_config(run_dir: Path, results: dict) -> dict:
-    """The flattened config the run computed with, without NEUTRAL_KEYS: config.yaml if readable,
-    else the `key=value` overrides of results.json."""
+def _value(text: str):
+    """An override's value as config.yaml would hold it ("30" -> 30)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def run_config(run_dir: Path, results: dict) -> tuple[dict, bool]:
+    """(the flattened config the run computed with, without NEUTRAL_KEYS; whether it is complete):
+    config.yaml if readable, else the `key=value` overrides of results.json (a job that failed
+    before it wrote config.yaml)."""
     try:
         tree = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
     except (OSError, yaml.YAMLError):
         tree = None
     if isinstance(tree, dict):
-        flat = flatten(tree)
+        flat, complete = flatten(tree), True
     else:
-        flat = {_key(o): o.split("=", 1)[1] for o in results.get("overrides") or [] if "=" in o}
-    return {k: v for k, v in flat.items() if not is_neutral(k)}
+        flat = {_key(o): _value(o.split("=", 1)[1]) for o in results.get("overrides") or [] if "=" in o}
+        complete = False
+    return {k: v for k, v in flat.items() if not is_neutral(k)}, complete
 
 
 def _sweep_files(root: Path) -> list[Path]:
@@ -176,7 +187,7 @@ def collect(root: str | Path) -> Collection:
             run = Run(results, path.parent, sweep["name"], str(sweep.get("method")), str(sweep.get("setting")))
         else:
             run = Run(results, path.parent, _experiment_of(path, root), plain_method(results), plain_setting(results))
-        run.config = run_config(path.parent, results)
+        run.config, run.config_complete = run_config(path.parent, results)
         coll.runs.append(run)
     have = {r.run_dir.resolve() for r in coll.runs} | {p.parent.resolve() for p, _ in coll.unreadable}
     for config in sorted(root.rglob(CONFIG_FILE)):
