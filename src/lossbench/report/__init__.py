@@ -23,7 +23,7 @@ from lossbench.errors import EXIT_USAGE
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lossbench report", description=(
-        "Aggregate the results.json files under DIR into report.md, report.csv and plots/ (PNG), and print the "
+        "Aggregate the results.json files under DIR into report.md, report.csv and plots/ (PNG and PDF), and print the "
         "table. Works on a sweep directory, a folder of sweeps, or a `lossbench train -m` multirun directory."))
     p.add_argument("dir", type=Path, help="directory to search for results.json files")
     p.add_argument("--out", type=Path, help="where to write the report (default: DIR)")

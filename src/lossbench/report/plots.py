@@ -73,6 +73,8 @@ def _band(ax, xs, mean, std, label, lo=-math.inf, hi=math.inf, **kw):
 
 def _seeds_note(rows: list[Row]) -> str:
     ns = sorted({len(r.completed) for r in rows if r.completed})
+    if ns == [1]:
+        return "n = 1 seed: no spread shown"
     return f"n = {ns[0]} seeds" if len(ns) == 1 else f"n = {ns[0]}-{ns[-1]} seeds"
 
 
