@@ -122,8 +122,9 @@ def _ece_title(row: Row) -> str:
     s = row.final["test_ece"]
     if s.mean is None:
         return "ECE n/a"
-    std = "-" if s.std is None else f"{100 * s.std:.2f}"
-    return f"ECE {100 * s.mean:.2f} ± {std}% (n={s.n})"
+    if s.std is None:
+        return f"ECE {100 * s.mean:.2f}% (1 seed)"
+    return f"ECE {100 * s.mean:.2f} ± {100 * s.std:.2f}% (n={s.n})"
 
 
 def reliability(rows: list[Row], path: Path) -> Path | None:
