@@ -32,6 +32,7 @@ def test_a_directory_holding_only_a_half_written_results_json_names_it(tmp_path,
     md = (tmp_path / "report.md").read_text()
     assert "## Unreadable files" in md and f"| {run / 'results.json'} | is not valid JSON" in md
     assert "0 runs under" in md and "1 unreadable files" in md
+    assert f"no readable run under {tmp_path}: 1 unreadable files" in captured.out
 
 
 def test_corrupt_file_beside_good_runs_is_named_not_silently_skipped(tmp_path, make_run, capsys):

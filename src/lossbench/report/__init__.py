@@ -73,10 +73,14 @@ def print_report(coll, all_rows, console=None) -> None:
         console = Console()
         if not console.is_terminal:
             console.width = 180
+    if not all_rows:
+        console.print(f"no readable run under {coll.root}: {len(coll.unreadable)} unreadable files, "
+                      f"{len(coll.missing)} run directories without results.json (listed in report.md).", markup=False)
     for exp, rows in all_rows.items():
         console.print(rich_table(exp, (coll.sweeps.get(exp) or {}).get("title") or exp, rows))
-    console.print("mean ± sample std (ddof=1) over seeds; n = distinct seeds; '-' = single seed; "
-                  "[keys] = config keys that split a cell", markup=False)
+    if all_rows:
+        console.print("mean ± sample std (ddof=1) over seeds; n = distinct seeds; '-' = single seed; "
+                      "[keys] = config keys that split a cell", markup=False)
     for run in coll.runs:
         if run.incomplete:
             console.print(f"incomplete: {run.run_dir}: {INCOMPLETE_REASONS[run.status]}", markup=False)
