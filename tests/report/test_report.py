@@ -140,7 +140,7 @@ def test_plots_are_written_as_png_and_pdf_at_200_dpi_and_linked(sweep_dir):
     for path in written["plots"]:
         assert _is_png(path)
         with Image.open(path) as image:
-            assert min(image.info["dpi"]) >= 199.9  # stored in the PNG's pHYs chunk
+            assert min(image.info["dpi"]) >= 299.9  # stored in the PNG's pHYs chunk (pixels per metre)
         pdf = path.with_name(path.stem + ".pdf")
         assert pdf.read_bytes()[:5] == b"%PDF-"
         assert f"]({path.relative_to(sweep_dir).as_posix()})" in md
