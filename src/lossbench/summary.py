@@ -1,40 +1,98 @@
-"""Terminal tables: the summary after a run and the comparison after a multirun."""
+"""The terminal table after `lossbench train` (one run) and after `lossbench train -m` (a multirun):
+test metrics of each run's final-epoch and best-on-validation weights.
+
+It fits an 80-column terminal or SLURM log: metrics in % with two decimals (NLL in nats), no
+dataset column (the title names the dataset when all runs share it), and the run label the only
+column that wraps. A run is labelled by its loss and by the overrides that set it apart: its loss
+options and every other override whose value differs between the runs (three `loss.gamma` values
+give "focal gamma=0.5", "focal gamma=1", "focal gamma=2"). Failed runs are listed under the table
+with their error.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-METRICS = (("test_acc", "acc"), ("test_balanced_acc", "bal. acc"), ("test_many_acc", "many"),
-           ("test_medium_acc", "medium"), ("test_few_acc", "few"), ("test_ece", "ECE"), ("test_nll", "NLL"))
+METRICS = (("test_acc", "acc"), ("test_balanced_acc", "bal"), ("test_many_acc", "many"),
+           ("test_medium_acc", "med"), ("test_few_acc", "few"), ("test_ece", "ECE"), ("test_nll", "NLL"))
+LEGEND = ("acc/bal = accuracy / balanced accuracy, many/med/few = shot groups, ECE: all in %; NLL in nats; "
+          "final = last epoch, best = best on validation")
+# Overrides that say how a run is run or shown, never what it computes: not part of a label.
+_QUIET_KEYS = ("seed", "hydra", "runs_root", "resume", "logger", "trainer.enable_progress_bar",
+               "trainer.enable_model_summary", "trainer.threads")
 
 
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
 
 
-def comparison_table(results: Sequence[dict], title: str):
+def _overrides(res: dict) -> dict[str, str]:
+    out = {}
+    for o in res.get("overrides") or []:
+        key = _key(o)
+        if "=" in o and not any(key == q or key.startswith(q + ".") for q in _QUIET_KEYS):
+            out[key] = o.split("=", 1)[1]
+    return out
+
+
+def run_labels(results: Sequence[dict]) -> list[str]:
+    """Each run's loss, its loss options, and the other overrides whose values differ between runs."""
+    opts = [_overrides(r) for r in results]
+    keys = list(dict.fromkeys(k for o in opts for k in o))
+    varying = {k for k in keys if len({o.get(k) for o in opts}) > 1}
+    labels = []
+    for res, o in zip(results, opts):
+        parts = [str(res.get("loss"))]
+        for k in keys:
+            if k in o and k not in ("loss",) and (k.startswith("loss.") or k in varying):
+                parts.append(f"{k[len('loss.'):] if k.startswith('loss.') else k}={o[k]}")
+        labels.append(" ".join(parts))
+    return labels
+
+
+def _fmt(value, key: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if key == "test_nll" else f"{100 * value:.2f}"
+
+
+def run_metrics_table(results: Sequence[dict], title: str):
     """One row per run and evaluated checkpoint (final epoch, best on validation)."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title)
-    for column in ("loss", "data", "seed", "weights", "epoch", *(label for _, label in METRICS)):
-        table.add_column(column, justify="left" if column in ("loss", "data", "weights") else "right")
-    for res in results:
+    datasets = {str(r.get("data")) for r in results}
+    if len(datasets) == 1:
+        title += f" ({datasets.pop()})"
+    # One space between columns (not rich's two) leaves the run label room to wrap in 80 columns.
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 0, 0, 1), caption=LEGEND,
+                  caption_justify="left")
+    table.add_column("run", overflow="fold", min_width=12)
+    for column in ("seed", "ckpt", "ep", *(label for _, label in METRICS)):
+        table.add_column(column, justify="left" if column == "ckpt" else "right", no_wrap=True)
+    for label, res in zip(run_labels(results), results):
         if res.get("status") != "completed":
-            table.add_row(str(res.get("loss")), str(res.get("data")), str(res.get("seed")), "FAILED", "",
-                          str(res.get("error", ""))[:60])
+            table.add_row(label, str(res.get("seed")), str(res.get("status", "failed")).upper())
             continue
+        first = True
         for which in ("final", "best"):
             block = res.get(which)
             if block:
-                table.add_row(res["loss"], res["data"], str(res["seed"]), which, str(block["epoch"]),
-                              *(_fmt(block.get(key)) for key, _ in METRICS))
+                table.add_row(label if first else "", str(res["seed"]) if first else "", which, str(block["epoch"]),
+                              *(_fmt(block.get(key), key) for key, _ in METRICS))
+                first = False
     return table
 
 
-def print_table(results: Sequence[dict], title: str) -> None:
+def failures(results: Sequence[dict]) -> list[str]:
+    return [f"{label} seed {res.get('seed')}: {str(res.get('error') or res.get('status'))[:300]}"
+            for label, res in zip(run_labels(results), results) if res.get("status") != "completed"]
+
+
+def print_table(results: Sequence[dict], title: str, console=None) -> None:
     from rich.console import Console
 
-    console = Console()
-    if not console.is_terminal:
-        console.width = 160  # piped output (logs, CI) would otherwise wrap every number at 80 columns
-    console.print(comparison_table(results, title))
+    console = console or Console()
+    console.print(run_metrics_table(results, title))
+    for line in failures(results):
+        console.print(line, markup=False)

@@ -1,5 +1,6 @@
 """`lossbench report`: numbers against mean/std computed here from fixture results.json files,
-the published-number comparison and its sign, plots, failed jobs, plain multirun directories."""
+the published-number comparison (final and best epoch) and its sign, plots, failed jobs, plain
+multirun directories."""
 from __future__ import annotations
 
 import csv
@@ -13,54 +14,14 @@ import torch
 from lossbench import report
 from lossbench.metrics import classification_metrics
 
-COUNTS = [500, 200, 80, 30, 10]  # long-tailed training counts of the fixture runs
-
-
-def _bins(acc: float) -> dict:
-    count = [0] * 15
-    count[12], count[14] = 6, 4
-    return {"bins": 15, "count": count, "confidence": [0.0] * 12 + [0.82, 0.0, 0.97] + [],
-            "accuracy": [0.0] * 12 + [acc, 0.0, 1.0]}
-
-
-def _block(acc: float, ece: float, epoch: int) -> dict:
-    return {"epoch": epoch, "test_acc": acc, "test_balanced_acc": acc - 0.05, "test_nll": 1.0 - acc,
-            "test_ece": ece, "test_many_acc": acc + 0.1, "test_medium_acc": acc, "test_few_acc": None,
-            "test_per_class_acc": [min(1.0, acc + 0.1 - 0.05 * i) for i in range(5)]}
-
-
-def _write_run(root: Path, name: str, *, method: str, loss: str, seed: int, acc: float, best_acc: float | None,
-               overrides: list[str], sweep: str | None = "fx", status: str = "completed", error: str | None = None):
-    run = root / name
-    run.mkdir(parents=True)
-    res = {"status": status, "seed": seed, "loss": loss, "data": "toy_lt", "model": "mlp", "num_classes": 5,
-           "class_counts": COUNTS, "overrides": [*overrides, f"seed={seed}"], "wall_time_s": 1.0,
-           "versions": {"lossbench": "0.1.0"},
-           "dataset": {"name": "toy_lt", "num_train": sum(COUNTS), "num_val": 50, "num_test": 100,
-                       "note": "a re-encoded copy (checksums differ)"}}
-    if sweep:
-        res["sweep"] = {"name": sweep, "method": method, "setting": "toy rho=50", "job": name, "seed": seed,
-                        "overrides": res["overrides"]}
-    if status == "completed":
-        res["final"] = _block(acc, 0.1 * acc, 9)
-        res["best"] = None if best_acc is None else {"selected_by": "val_acc", "val_acc": best_acc,
-                                                      **_block(best_acc, 0.05, 6)}
-        res["reliability"] = {"final": _bins(acc), "best": None}
-        (run / "metrics.csv").write_text("epoch,lr,train_loss,val_acc\n" + "".join(
-            f"{e},0.1,{2.0 / (e + 1) + seed * 0.01},{0.5 + 0.04 * e}\n" for e in range(10)))
-    else:
-        res["error"] = error
-    (run / "results.json").write_text(json.dumps(res))
-    return res
-
-
 ACCS = {"ce": [0.70, 0.74, 0.75], "ldam": [0.80, 0.78, 0.83]}
 BEST = {"ce": [0.72, 0.73, 0.77], "ldam": [0.81, 0.80, 0.82]}
 PAPER = {"ce": 30.0, "ldam": 17.5}  # published top-1 error (%), best epoch
 
 
 @pytest.fixture
-def sweep_dir(tmp_path: Path) -> Path:
+def sweep_dir(tmp_path: Path, make_run) -> Path:
+    _write_run = make_run
     root = tmp_path / "fx"
     for method, accs in ACCS.items():
         for seed, (acc, best) in enumerate(zip(accs, BEST[method])):
@@ -100,23 +61,51 @@ def test_csv_holds_mean_and_sample_std_over_seeds(sweep_dir):
     assert float(rows["poly1"]["final_test_acc_mean"]) == pytest.approx(0.77) and rows["poly1"]["n_failed"] == "1"
 
 
-def test_expected_vs_ours_matches_the_papers_convention_and_sign(sweep_dir):
+def test_expected_vs_ours_at_final_and_best_epoch_with_sign(sweep_dir):
     report.main([str(sweep_dir), "--quiet"])
     rows = _csv_rows(sweep_dir / "report.csv")
     for method, paper in PAPER.items():
-        ours = [100 * (1 - a) for a in BEST[method]]  # error %, best epoch: the paper's convention
+        final = [100 * (1 - a) for a in ACCS[method]]  # top-1 error %, our final epoch
+        best = [100 * (1 - a) for a in BEST[method]]   # top-1 error %, our best-on-validation epoch
         row = rows[method]
         assert (row["expected_form"], row["expected_epoch"]) == ("error_percent", "best")
-        assert float(row["ours_value"]) == pytest.approx(statistics.mean(ours))
-        assert float(row["ours_std"]) == pytest.approx(statistics.stdev(ours))
-        assert float(row["diff_ours_minus_expected"]) == pytest.approx(statistics.mean(ours) - paper)
-    # CE: ours 26.0 % error vs 30.0 -> -4.0, better; LDAM: ours 19.0 % vs 17.5 -> +1.5, worse
+        assert float(row["ours_final_value"]) == pytest.approx(statistics.mean(final))
+        assert float(row["ours_final_std"]) == pytest.approx(statistics.stdev(final))
+        assert float(row["ours_best_value"]) == pytest.approx(statistics.mean(best))
+        assert float(row["ours_best_std"]) == pytest.approx(statistics.stdev(best))
+        assert float(row["diff_final"]) == pytest.approx(statistics.mean(final) - paper)
+        assert float(row["diff_best"]) == pytest.approx(statistics.mean(best) - paper)
+        # ours_value: at the paper's own convention (best)
+        assert float(row["ours_value"]) == pytest.approx(statistics.mean(best))
+    # CE: ours 26.0 % error (best) vs 30.0 -> -4.0, better; LDAM: ours 19.0 % vs 17.5 -> +1.5, worse
     assert (rows["ce"]["verdict"], rows["ldam"]["verdict"]) == ("better", "worse")
     md = (sweep_dir / "report.md").read_text()
-    assert "| ce | toy rho=50 | 30.00 | 26.00 ± 2.65 | 3 | -4.00 (better) |" in md
-    assert "| ldam | toy rho=50 | 17.50 | 19.00 ± 1.00 | 3 | +1.50 (worse) |" in md
-    assert "| poly1 | toy rho=50 | — (lossbench measurement, not in the paper) | 24.00 ± - | 1 | - |" in md
-    assert "top-1 error (%), best epoch" in md and "Δ = ours − paper" in md
+    # final errors: ce 30, 26, 25 -> 27.00 ± 2.65; ldam 20, 22, 17 -> 19.67 ± 2.52
+    assert "| ce | toy rho=50 | 30.00 | 27.00 ± 2.65 | 26.00 ± 2.65 | 3 | -3.00 (better) | -4.00 (better) |" in md
+    assert "| ldam | toy rho=50 | 17.50 | 19.67 ± 2.52 | 19.00 ± 1.00 | 3 | +2.17 (worse) | +1.50 (worse) |" in md
+    assert ("| poly1 | toy rho=50 | — (lossbench measurement, not in the paper) | 23.00 ± - | 24.00 ± - | 1 | - | - |"
+            in md)
+    assert "top-1 error (%), the paper's best epoch" in md and "Δ = ours − paper" in md
+    assert "**final** = the final epoch" in md and "**best on validation**" in md
+
+
+def test_gap_to_ce_for_the_paper_and_for_us_side_by_side(sweep_dir):
+    report.main([str(sweep_dir), "--quiet"])
+    rows = _csv_rows(sweep_dir / "report.csv")
+    ce_final = statistics.mean(100 * (1 - a) for a in ACCS["ce"])
+    ce_best = statistics.mean(100 * (1 - a) for a in BEST["ce"])
+    ldam = rows["ldam"]
+    assert ldam["expected_baseline"] == "ce" and float(ldam["expected_baseline_value"]) == 30.0
+    assert float(ldam["expected_gap"]) == pytest.approx(17.5 - 30.0)
+    assert float(ldam["ours_gap_final"]) == pytest.approx(statistics.mean(100 * (1 - a) for a in ACCS["ldam"]) - ce_final)
+    assert float(ldam["ours_gap_best"]) == pytest.approx(statistics.mean(100 * (1 - a) for a in BEST["ldam"]) - ce_best)
+    assert float(rows["ce"]["ours_gap_final"]) == 0.0
+    md = (sweep_dir / "report.md").read_text()
+    gaps = md.split("#### Gap to CE", 1)[1]
+    # ldam: paper 17.50 - 30.00 = -12.50; ours final 19.67 - 27.00 = -7.33, best 19.00 - 26.00 = -7.00
+    assert "| ldam | toy rho=50 | 17.50 | 30.00 | -12.50 | 27.00 ± 2.65 | -7.33 | 26.00 ± 2.65 | -7.00 |" in gaps
+    # poly1, unpublished: no paper gap, ours 23 - 27 = -4.00 and 24 - 26 = -2.00
+    assert "| poly1 | toy rho=50 | - | 30.00 | - | 27.00 ± 2.65 | -4.00 | 26.00 ± 2.65 | -2.00 |" in gaps
 
 
 def test_markdown_table_cells_stats_note_and_dataset_note(sweep_dir):
@@ -134,30 +123,36 @@ def test_markdown_table_cells_stats_note_and_dataset_note(sweep_dir):
 def test_terminal_table_is_printed(sweep_dir, capsys):
     report.main([str(sweep_dir)])
     out = capsys.readouterr().out
-    assert "Fixture sweep" in out and "74.00 ± 2.65" in out and "-4.00 (better)" in out
+    assert "Fixture sweep" in out and "74.00 ± 2.65" in out and "-4.00 (better)" in out and "-3.00 (better)" in out
 
 
 def _is_png(path: Path) -> bool:
     return path.is_file() and path.stat().st_size > 1000 and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_plots_are_written_and_linked(sweep_dir):
+def test_plots_are_written_as_png_and_pdf_at_200_dpi_and_linked(sweep_dir):
+    from PIL import Image
+
     written = report.build_report(sweep_dir, print_table=False)
     names = sorted(p.name for p in written["plots"])
     assert names == ["toy_rho_50_curves.png", "toy_rho_50_per_class.png", "toy_rho_50_reliability.png"]
     md = (sweep_dir / "report.md").read_text()
     for path in written["plots"]:
         assert _is_png(path)
+        with Image.open(path) as image:
+            assert min(image.info["dpi"]) >= 299.9  # stored in the PNG's pHYs chunk (pixels per metre)
+        pdf = path.with_name(path.stem + ".pdf")
+        assert pdf.read_bytes()[:5] == b"%PDF-"
         assert f"]({path.relative_to(sweep_dir).as_posix()})" in md
 
 
-def test_plain_multirun_directory_and_parameter_plot(tmp_path):
+def test_plain_multirun_directory_and_parameter_plot(tmp_path, make_run):
     """No sweep block: method = loss + its overridden options; >= 3 values of one option give a param plot."""
     root = tmp_path / "multirun"
     accs = {-1.0: [0.60, 0.62], 0.0: [0.70, 0.71], 2.0: [0.75, 0.79]}
     for eps, values in accs.items():
         for seed, acc in enumerate(values):
-            _write_run(root, f"{eps}_{seed}", method="", loss="poly1", seed=seed, acc=acc, best_acc=None,
+            make_run(root, f"{eps}_{seed}", method="", loss="poly1", seed=seed, acc=acc, best_acc=None,
                        overrides=["loss=poly1", f"loss.epsilon={eps}", "data.imbalance_ratio=50"], sweep=None)
     written = report.build_report(root, print_table=False)
     rows = _csv_rows(root / "report.csv")

@@ -8,12 +8,16 @@ from __future__ import annotations
 import csv
 import io
 
-from lossbench.report.aggregate import METRICS, Comparison, Row, Stat
+from lossbench.report.aggregate import METRICS, Row, Stat
+from lossbench.report.compare import Comparison
 
 LABELS = {"test_acc": "acc", "test_balanced_acc": "bal. acc", "test_many_acc": "many", "test_medium_acc": "medium",
           "test_few_acc": "few", "test_ece": "ECE", "test_nll": "NLL"}
-STATS_NOTE = ("Cells are mean ± sample standard deviation (ddof = 1) over seeds; n = number of seeds, std \"-\" "
-              "when n = 1. Accuracies (acc, balanced acc, many/medium/few-shot) and ECE are in %, NLL in nats.")
+STATS_NOTE = ("Cells are mean ± sample standard deviation (ddof = 1) over seeds; n = number of distinct seeds, "
+              "std \"-\" when n = 1. A row pools only runs whose configs are equal apart from the seed; runs that "
+              "differ elsewhere are separate rows, named by the differing keys in [brackets]. A seed run twice is "
+              "flagged (\"dup\") and counted once. Accuracies (acc, balanced acc, many/medium/few-shot) and ECE are "
+              "in %, NLL in nats.")
 
 
 def fmt(s: Stat, metric: str) -> str:
@@ -31,18 +35,37 @@ def fmt_cmp(value: float | None, std: float | None = None, form: str = "percent"
     return f"{value:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
 
 
-def fmt_diff(c: Comparison) -> str:
-    d = c.diff
+def fmt_diff(c: Comparison, which: str | None = None) -> str:
+    d = c.diff if which is None else c.diff_at(which)
     if d is None:
         return "-"
-    return f"{d:+.{4 if c.form == 'fraction' else 2}f} ({c.verdict})"
+    return f"{d:+.{4 if c.form == 'fraction' else 2}f} ({c.verdict_of(d)})"
+
+
+def fmt_gap(value: float | None, form: str) -> str:
+    return "-" if value is None else f"{value:+.{4 if form == 'fraction' else 2}f}"
+
+
+def validation_source(rows: list[Row]) -> str:
+    """Where our best epoch was selected: the validation source the runs record."""
+    sources = set()
+    for row in rows:
+        for run in row.completed:
+            res = run.results
+            src = (res.get("val_source") or (res.get("dataset") or {}).get("val_source")
+                   or run.config.get("data.val_source"))
+            sources.add({"heldout": "a class-balanced held-out validation set (unused training images)",
+                         "split": "a validation split carved from the training set"}.get(str(src), None)
+                        if src else None)
+    sources.discard(None)
+    return " / ".join(sorted(sources)) or "the validation set"
 
 
 def describe_form(c: Comparison) -> str:
     what = {"error_percent": "top-1 error (%)" if c.metric == "test_acc" else f"100 × (1 − {c.metric}) (%)",
             "percent": f"{c.metric.replace('test_', '')} (%)", "fraction": c.metric.replace("test_", "")}[c.form]
-    epoch = ("best epoch (ours: selected on the validation split)" if c.epoch == "best"
-             else "final epoch")
+    epoch = ("the paper's best epoch (its own convention, often chosen on the test set)" if c.epoch == "best"
+             else "the paper's final epoch")
     return f"{what}, {epoch}"
 
 
@@ -54,15 +77,20 @@ def md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def n_cell(row: Row) -> str:
+    dup = row.duplicate_seeds
+    return str(len(row.completed)) + (f" (dup seed {', '.join(map(str, dup))})" if dup else "")
+
+
 def metric_table(rows: list[Row], which: str) -> str:
     header = ["method", "setting", "n", *(LABELS[m] for m in METRICS)]
     body = []
     for row in rows:
         stats = getattr(row, which)
         if row.status != "ok":
-            body.append([row.method, row.setting, "0", row.status, *([""] * (len(METRICS) - 1))])
+            body.append([row.label, row.setting, "0", row.status, *([""] * (len(METRICS) - 1))])
             continue
-        body.append([row.method, row.setting, str(len(row.completed)), *(fmt(stats[m], m) for m in METRICS)])
+        body.append([row.label, row.setting, n_cell(row), *(fmt(stats[m], m) for m in METRICS)])
     return md_table(header, body)
 
 
@@ -70,31 +98,53 @@ def comparison_rows(rows: list[Row]) -> list[tuple[Row, Comparison]]:
     return [(row, c) for row in rows for c in row.comparisons]
 
 
-def comparison_table(rows: list[Row]) -> str:
-    header = ["method", "setting", "paper", "ours", "n", "Δ ours − paper"]
+def _ours_cell(row: Row, c: Comparison, which: str) -> str:
+    if row.status != "ok":
+        return row.status
+    s = getattr(c, which)
+    if s.mean is None:
+        return "n/a (no validation set)" if which == "best" else "-"
+    return fmt_cmp(s.mean, s.std, c.form) if s.n > 1 else fmt_cmp(s.mean, None, c.form) + " ± -"
+
+
+def published_table(rows: list[Row]) -> str:
+    """The paper's number beside ours at the final epoch and at the best-on-validation epoch."""
+    header = ["method", "setting", "paper", "ours, final epoch", "ours, best on validation", "n",
+              "Δ final − paper", "Δ best − paper"]
     body = []
     for row, c in comparison_rows(rows):
-        if row.status != "ok":
-            ours = row.status
-        else:
-            ours = fmt_cmp(c.ours.mean, c.ours.std, c.form) if c.ours.n > 1 else fmt_cmp(c.ours.mean, None, c.form)
-            if c.ours.n == 1:
-                ours += " ± -"
-            if c.ours.mean is None:
-                ours = "n/a (no best epoch: no validation split)" if c.epoch == "best" else "-"
         paper = fmt_cmp(c.paper, c.paper_std, c.form) if c.paper is not None else "— (lossbench measurement, not in the paper)"
-        body.append([row.method, row.setting, paper, ours, str(c.ours.n), fmt_diff(c)])
+        body.append([row.label, row.setting, paper, _ours_cell(row, c, "final"), _ours_cell(row, c, "best"),
+                     str(len(row.completed)), fmt_diff(c, "final"), fmt_diff(c, "best")])
     return md_table(header, body)
+
+
+def gap_table(rows: list[Row]) -> str:
+    """Each method's gap to CE: the paper's (method − its own CE row) beside ours."""
+    header = ["method", "setting", "paper", "paper's CE", "paper gap", "our CE, final", "our gap, final",
+              "our CE, best", "our gap, best"]
+    body = []
+    for row, c in comparison_rows(rows):
+        if c.baseline is None:
+            continue
+        base = lambda s: "-" if s is None or s.mean is None else fmt_cmp(s.mean, s.std, c.form)  # noqa: E731
+        body.append([row.label, row.setting, fmt_cmp(c.paper, None, c.form), fmt_cmp(c.paper_baseline, None, c.form),
+                     fmt_gap(c.paper_gap, c.form), base(c.baseline_final), fmt_gap(c.ours_gap("final"), c.form),
+                     base(c.baseline_best), fmt_gap(c.ours_gap("best"), c.form)])
+    return md_table(header, body) if body else ""
 
 
 # -- CSV -------------------------------------------------------------------------------------------
 def csv_text(all_rows: dict[str, list[Row]]) -> str:
-    columns = ["experiment", "setting", "method", "status", "n_seeds", "seeds", "n_failed"]
+    columns = ["experiment", "setting", "method", "differing_keys", "status", "n_seeds", "seeds", "duplicate_seeds",
+               "n_failed", "n_incomplete"]
     for which in ("final", "best"):
         for m in METRICS:
             columns += [f"{which}_{m}_mean", f"{which}_{m}_std"]
     columns += ["expected_source", "expected_metric", "expected_form", "expected_epoch", "expected_value",
-                "expected_std", "ours_value", "ours_std", "ours_n", "diff_ours_minus_expected", "verdict"]
+                "expected_std", "ours_value", "ours_std", "ours_n", "diff_ours_minus_expected", "verdict",
+                "ours_final_value", "ours_final_std", "ours_best_value", "ours_best_std", "diff_final", "diff_best",
+                "expected_baseline", "expected_baseline_value", "expected_gap", "ours_gap_final", "ours_gap_best"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
@@ -104,8 +154,11 @@ def csv_text(all_rows: dict[str, list[Row]]) -> str:
 
     for exp, rows in all_rows.items():
         for row in rows:
-            rec = {"experiment": exp, "setting": row.setting, "method": row.method, "status": row.status,
-                   "n_seeds": len(row.completed), "seeds": " ".join(map(str, row.seeds)), "n_failed": len(row.failed)}
+            rec = {"experiment": exp, "setting": row.setting, "method": row.method,
+                   "differing_keys": " ".join(f"{k}={v}" for k, v in row.differs.items()), "status": row.status,
+                   "n_seeds": len(row.completed), "seeds": " ".join(map(str, row.seeds)),
+                   "duplicate_seeds": " ".join(map(str, row.duplicate_seeds)), "n_failed": len(row.failed),
+                   "n_incomplete": len(row.incomplete)}
             for which in ("final", "best"):
                 for m in METRICS:
                     s = getattr(row, which)[m]
@@ -114,7 +167,13 @@ def csv_text(all_rows: dict[str, list[Row]]) -> str:
                 rec.update(expected_source=c.source, expected_metric=c.metric, expected_form=c.form,
                            expected_epoch=c.epoch, expected_value=num(c.paper), expected_std=num(c.paper_std),
                            ours_value=num(c.ours.mean), ours_std=num(c.ours.std), ours_n=c.ours.n,
-                           diff_ours_minus_expected=num(c.diff), verdict=c.verdict)
+                           diff_ours_minus_expected=num(c.diff), verdict=c.verdict,
+                           ours_final_value=num(c.final.mean), ours_final_std=num(c.final.std),
+                           ours_best_value=num(c.best.mean), ours_best_std=num(c.best.std),
+                           diff_final=num(c.diff_at("final")), diff_best=num(c.diff_at("best")),
+                           expected_baseline=c.baseline or "", expected_baseline_value=num(c.paper_baseline),
+                           expected_gap=num(c.paper_gap), ours_gap_final=num(c.ours_gap("final")),
+                           ours_gap_best=num(c.ours_gap("best")))
             writer.writerow(rec)
     return buffer.getvalue()
 
@@ -127,23 +186,24 @@ def rich_table(exp: str, title: str, rows: list[Row]):
     has_cmp = any(r.comparisons for r in rows)
     table = Table(title=f"{title} -- test metrics, mean ± std over seeds (%, NLL in nats)")
     cols = ["method", "setting", "n", "acc", "bal. acc", "few", "ECE", "NLL"] + (["best acc"] if has_best else [])
-    cols += ["paper", "ours", "Δ"] if has_cmp else []
+    cols += ["paper", "ours final", "ours best", "Δ final", "Δ best"] if has_cmp else []
     for col in cols:
         table.add_column(col, justify="left" if col in ("method", "setting") else "right")
     for row in rows:
         if row.status != "ok":
-            cells = [row.method, row.setting, "0", row.status] + [""] * (len(cols) - 4)
+            cells = [row.label, row.setting, "0", row.status] + [""] * (len(cols) - 4)
             table.add_row(*cells)
             continue
         f = row.final
-        cells = [row.method, row.setting, str(len(row.completed)), fmt(f["test_acc"], "test_acc"),
+        cells = [row.label, row.setting, n_cell(row), fmt(f["test_acc"], "test_acc"),
                  fmt(f["test_balanced_acc"], "test_balanced_acc"), fmt(f["test_few_acc"], "test_few_acc"),
                  fmt(f["test_ece"], "test_ece"), fmt(f["test_nll"], "test_nll")]
         if has_best:
             cells.append(fmt(row.best["test_acc"], "test_acc"))
         if has_cmp:
             c = row.comparisons[0] if row.comparisons else None
-            cells += ["", "", ""] if c is None else [fmt_cmp(c.paper, None, c.form), fmt_cmp(c.ours.mean, None, c.form),
-                                                    fmt_diff(c)]
+            cells += [""] * 5 if c is None else [fmt_cmp(c.paper, None, c.form), fmt_cmp(c.final.mean, None, c.form),
+                                                 fmt_cmp(c.best.mean, None, c.form), fmt_diff(c, "final"),
+                                                 fmt_diff(c, "best")]
         table.add_row(*cells)
     return table
