@@ -191,6 +191,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
 
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     threads = _set_threads(trainer_cfg.pop("threads", None))
+    compile_model = bool(trainer_cfg.pop("compile", False))
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = _build_components(cfg, choices)
     stop.raise_if_requested(" before the data was loaded")
@@ -200,6 +201,8 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     loss = instantiate(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
     model = instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=datamodule.in_channels,
                         image_size=datamodule.image_size)
+    if compile_model:
+        model.compile()  # in place: the state_dict keys, and so checkpoints, stay those of the plain model
     module = ClassificationModule(
         model=model, loss=loss, optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None, class_counts=class_counts)
@@ -243,6 +246,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     out["precision"] = trainer_cfg["precision"]
     out["world_size"] = int(trainer.world_size)
     out["threads"] = threads
+    out["compiled"] = compile_model
     out["host"] = socket.gethostname()
     out["last_epoch"] = trainer.current_epoch - 1
     return out
