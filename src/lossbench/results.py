@@ -34,8 +34,10 @@ STATUSES = ("running", "completed", "failed", "interrupted")
 ERROR_TYPES = ("config", "exception", "diverged", "data_unavailable", "interrupted")
 # The test metrics of a `final` / `best` block, without their "test_" prefix.
 TEST_METRICS = ("acc", "balanced_acc", "nll", "ece", "many_acc", "medium_acc", "few_acc", "per_class_acc")
-# The scalar ones, as they appear in the blocks: what tables and reports show.
-SCALAR_TEST_KEYS = tuple(f"test_{m}" for m in TEST_METRICS if m != "per_class_acc")
+# The scalar ones as they appear in the blocks, in the order tables show them, with column labels.
+SCALAR_TEST_METRICS = {"test_acc": "acc", "test_balanced_acc": "bal. acc", "test_many_acc": "many",
+                       "test_medium_acc": "medium", "test_few_acc": "few", "test_ece": "ECE", "test_nll": "NLL"}
+LOWER_IS_BETTER = frozenset({"test_ece", "test_nll"})
 
 
 def metrics_block(metrics: dict, epoch: int) -> dict:

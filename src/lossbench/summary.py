@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-METRICS = (("test_acc", "acc"), ("test_balanced_acc", "bal"), ("test_many_acc", "many"),
-           ("test_medium_acc", "med"), ("test_few_acc", "few"), ("test_ece", "ECE"), ("test_nll", "NLL"))
+from lossbench.resume import RESUME_NEUTRAL_KEYS
+from lossbench.results import SCALAR_TEST_METRICS
+
+_NARROW = {"test_balanced_acc": "bal", "test_medium_acc": "med"}  # 80 columns
+METRICS = tuple((key, _NARROW.get(key, label)) for key, label in SCALAR_TEST_METRICS.items())
 LEGEND = ("acc/bal = accuracy / balanced accuracy, many/med/few = shot groups, ECE: all in %; NLL in nats; "
           "final = last epoch, best = best on validation")
 # Overrides that say how a run is run or shown, never what it computes: not part of a label.
-_QUIET_KEYS = ("seed", "hydra", "runs_root", "resume", "logger", "trainer.enable_progress_bar",
-               "trainer.enable_model_summary", "trainer.threads")
+_QUIET_KEYS = ("seed", "hydra", *RESUME_NEUTRAL_KEYS)
 
 
 def _key(override: str) -> str:

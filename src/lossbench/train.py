@@ -248,6 +248,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     out["threads"] = threads
     out["compiled"] = compile_model
     out["host"] = socket.gethostname()
+    out["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     out["last_epoch"] = trainer.current_epoch - 1
     return out
 

@@ -53,6 +53,23 @@ def test_local_launcher_runs_two_processes_with_one_thread_each(inline_smoke, ru
     assert (sweep_dir / "report.md").is_file()
 
 
+def test_local_launcher_gives_each_job_its_own_gpu_or_packs_k_per_gpu(runs_root, monkeypatch, capsys):
+    """With (pretended) GPUs each worker gets CUDA_VISIBLE_DEVICES of its slot; on this CPU machine
+    torch then still trains on the CPU, which is all the test needs."""
+    from lossbench.sweep import launchers
+
+    assert launchers.local_slots(launchers.LaunchOptions(jobs_per_gpu=2), 2) == (4, [0, 0, 1, 1])
+    assert launchers.local_slots(launchers.LaunchOptions(), 3) == (3, [0, 1, 2])
+    assert launchers.local_slots(launchers.LaunchOptions(parallel=2), 0) == (2, [None, None])
+    monkeypatch.setattr(launchers, "gpu_count", lambda: 2)
+    sweep_dir = runs_root / "sweep"
+    assert sweep.main(["demo", "--smoke", "--launcher", "local", "--dir", str(sweep_dir), "--no-report",
+                       "--methods", "ce,focal"]) == 0
+    assert "GPUs [0, 1]" in capsys.readouterr().out
+    records = _records(sweep_dir)
+    assert sorted(r["cuda_visible_devices"] for r in records.values()) == ["0", "1"]
+
+
 def test_a_job_held_by_a_live_process_is_left_alone_and_a_stale_claim_is_taken_over(runs_root, capsys):
     sweep_dir = runs_root / "sweep"
     jobs = sorted(j.name for j in sweep.plan(sweep._parser().parse_intermixed_args(["demo", "--smoke"]))[1])

@@ -20,10 +20,9 @@ import statistics
 from dataclasses import dataclass, field
 
 from lossbench.report.collect import Collection, Run
+from lossbench.results import SCALAR_TEST_METRICS
 
-METRICS = ("test_acc", "test_balanced_acc", "test_many_acc", "test_medium_acc", "test_few_acc", "test_ece",
-           "test_nll")
-LOWER_IS_BETTER = {"test_ece", "test_nll"}
+METRICS = tuple(SCALAR_TEST_METRICS)
 
 
 @dataclass

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lossbench.report.aggregate import LOWER_IS_BETTER, Row, Stat, block_values, stat
+from lossbench.report.aggregate import Row, Stat, block_values, stat
+from lossbench.results import LOWER_IS_BETTER
 
 BASELINE_NAMES = ("ce", "erm", "cross-entropy", "cross entropy")
 

@@ -10,9 +10,9 @@ import io
 
 from lossbench.report.aggregate import METRICS, Row, Stat
 from lossbench.report.compare import Comparison
+from lossbench.results import SCALAR_TEST_METRICS
 
-LABELS = {"test_acc": "acc", "test_balanced_acc": "bal. acc", "test_many_acc": "many", "test_medium_acc": "medium",
-          "test_few_acc": "few", "test_ece": "ECE", "test_nll": "NLL"}
+LABELS = SCALAR_TEST_METRICS
 STATS_NOTE = ("Cells are mean ± sample standard deviation (ddof = 1) over seeds; n = number of distinct seeds, "
               "std \"-\" when n = 1. A row pools only runs whose configs are equal apart from the seed; runs that "
               "differ elsewhere are separate rows, named by the differing keys in [brackets]. A seed run twice is "
