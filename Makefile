@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test run bench bench-losses bench-data bench-train clean
+.PHONY: install test run bench bench-losses bench-data bench-train bench-sweep clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ test: install
 run: install
 	$(BIN)/lossbench sweep demo
 
-bench: bench-losses bench-data bench-train
+bench: bench-losses bench-data bench-train bench-sweep
 
 bench-losses: install
 	$(BIN)/python benchmarks/bench_losses.py
@@ -30,6 +30,9 @@ bench-data: install
 
 bench-train: install
 	$(BIN)/python benchmarks/bench_train.py --options --markdown
+
+bench-sweep: install
+	$(BIN)/python benchmarks/bench_sweep.py
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache
