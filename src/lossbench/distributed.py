@@ -56,8 +56,9 @@ def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
     import __main__
     import importlib.util
 
+    from lossbench.environ import environ_restored
+
     saved_argv, saved_spec = list(sys.argv), getattr(__main__, "__spec__", None)
-    saved_env = {k: os.environ.get(k) for k in DDP_ENV}
     kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir="))]
     sys.argv = [saved_argv[0] if saved_argv else "lossbench", "train", *kept, f"hydra.run.dir={Path(run_dir)}"]
     # Lightning starts each child as `python -m <__main__.__spec__.name> argv[1:]`. In a worker that
@@ -65,15 +66,11 @@ def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
     # the worker's program: point it at `python -m lossbench` for the job.
     __main__.__spec__ = importlib.util.find_spec("lossbench.__main__")
     try:
-        yield
+        with environ_restored(DDP_ENV):
+            yield
     finally:
         sys.argv = saved_argv
         __main__.__spec__ = saved_spec
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def release_process_group() -> None:

@@ -32,20 +32,15 @@ def _srun_identity() -> tuple[str, str] | None:
 def command_identity() -> Iterator[None]:
     """Fix the stamp and id of the run directories for one command (inherited ones are kept: a
     DDP child or an `srun` task names its parent's directory); the environment is restored after."""
-    saved = {k: os.environ.get(k) for k in (STAMP_ENV, UID_ENV)}
-    identity = _srun_identity()
+    from lossbench.environ import environ_restored
+
+    updates = {}
     if not os.environ.get(STAMP_ENV) or not os.environ.get(UID_ENV):
-        stamp, uid = identity or (str(int(time.time())), uuid.uuid4().hex[:6])
-        os.environ[STAMP_ENV], os.environ[UID_ENV] = stamp, uid
+        stamp, uid = _srun_identity() or (str(int(time.time())), uuid.uuid4().hex[:6])
+        updates = {STAMP_ENV: stamp, UID_ENV: uid}
     register_resolvers()
-    try:
+    with environ_restored((STAMP_ENV, UID_ENV), **updates):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def register_resolvers() -> None:

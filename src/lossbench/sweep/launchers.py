@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lossbench.environ import environ_restored
 from lossbench.errors import UsageError, closest
 from lossbench.results import RESULTS_FILE, read_results, write_json
 from lossbench.sweep.runner import SweepJob, data_key, probe_data, unavailable_record
@@ -206,7 +207,7 @@ def _run_local(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
             # controller process, which would kill them one second later.
             executor.update_parameters(timeout_min=60 * 24 * 30, gpus_per_node=0 if gpu is None else 1,
                                        visible_gpus=() if gpu is None else (gpu,), setup=["trap '' INT"])
-            with _thread_env(threads):
+            with environ_restored(BASIC_THREADS_ENV, **dict.fromkeys(BASIC_THREADS_ENV, str(threads))):
                 job = executor.submit(spec)
             running[job] = (i, spec, slot)
             progress.say(f"{progress.head(i, spec)} started (pid {job.job_id}"
@@ -218,24 +219,6 @@ def _run_local(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
             progress.say(f"{progress.head(i, spec)}: {outcome_line(records[i])}")
         progress.periodic({"done": len(records), "running": len(running), "pending": len(queue)})
         time.sleep(0.2)
-
-
-class _thread_env:
-    """OMP/MKL thread variables for a worker process started inside the block."""
-
-    def __init__(self, threads: int):
-        self.threads = str(threads)
-
-    def __enter__(self):
-        self.saved = {k: os.environ.get(k) for k in BASIC_THREADS_ENV}
-        os.environ.update({k: self.threads for k in BASIC_THREADS_ENV})
-
-    def __exit__(self, *exc):
-        for k, v in self.saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _finished(job, spec: SweepJob) -> dict:
