@@ -64,9 +64,11 @@ def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
     # is not lossbench's own command (submitit's `_submit`, a Hydra launcher, pytest) that would run
     # the worker's program: point it at `python -m lossbench` for the job.
     __main__.__spec__ = importlib.util.find_spec("lossbench.__main__")
+    restore_hydra_run_dir = _point_hydra_run_dir(run_dir)
     try:
         yield
     finally:
+        restore_hydra_run_dir()
         sys.argv = saved_argv
         __main__.__spec__ = saved_spec
         for key, value in saved_env.items():
@@ -74,6 +76,28 @@ def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _point_hydra_run_dir(run_dir: str | Path):
+    """Under Hydra, Lightning builds the children's command line itself and appends
+    `hydra.run.dir=<HydraConfig's run.dir>` (last, so it wins). In a multirun that is the single-run
+    template, not the job's directory: each child would log into a stray directory and plan its
+    resume from an empty one. Point it at the job's directory; returns the function that restores it."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import read_write
+
+    if not HydraConfig.initialized():
+        return lambda: None
+    run = HydraConfig.get().run
+    saved = run._get_node("dir")._value()  # the raw value: an interpolation stays one
+    with read_write(run):
+        run.dir = str(Path(run_dir))
+
+    def restore() -> None:
+        with read_write(run):
+            run.dir = saved
+
+    return restore
 
 
 def release_process_group() -> None:
