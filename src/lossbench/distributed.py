@@ -23,6 +23,18 @@ def srun_tasks() -> int:
         return 1
 
 
+def srun_tasks_per_node() -> int | None:
+    """The tasks per node of the enclosing `srun` step when every node has as many (SLURM writes
+    SLURM_STEP_TASKS_PER_NODE as "2", "2(x3)" or, uneven, "2,1"); None outside a step or if uneven."""
+    if srun_tasks() <= 1:
+        return None
+    counts = {part.split("(", 1)[0] for part in os.environ.get("SLURM_STEP_TASKS_PER_NODE", "").split(",") if part}
+    if len(counts) != 1:
+        return None
+    (count,) = counts
+    return int(count) if count.isdigit() else None
+
+
 def global_rank() -> int:
     """This process's global rank within its job (0 for a single-process job)."""
     for var in ("RANK", "PMI_RANK"):
@@ -57,7 +69,12 @@ def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
     import importlib.util
 
     saved_argv, saved_spec = list(sys.argv), getattr(__main__, "__spec__", None)
-    saved_env = {k: os.environ.get(k) for k in DDP_ENV}
+    saved_env = {k: os.environ.get(k) for k in (*DDP_ENV, "SLURM_NTASKS_PER_NODE")}
+    per_node = srun_tasks_per_node()
+    if per_node is not None and "SLURM_NTASKS_PER_NODE" not in os.environ:
+        # Lightning's SLURMEnvironment refuses a step started with `srun -n N` ("--ntasks is not
+        # supported"): it wants --ntasks-per-node, which is what the step has on each node.
+        os.environ["SLURM_NTASKS_PER_NODE"] = str(per_node)
     kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir="))]
     sys.argv = [saved_argv[0] if saved_argv else "lossbench", "train", *kept, f"hydra.run.dir={Path(run_dir)}"]
     # Lightning starts each child as `python -m <__main__.__spec__.name> argv[1:]`. In a worker that
