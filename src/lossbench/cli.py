@@ -162,8 +162,8 @@ def train(args: list[str]) -> int:
 
     outcomes: list[dict] = []  # this command's jobs that ran in this process
     entry = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_job_task(outcomes))
-    prog = sys.argv[0]
-    sys.argv = [prog, *args]
+    saved_argv = list(sys.argv)  # hydra.main reads the overrides from sys.argv; the caller's is put back
+    sys.argv = [saved_argv[0] if saved_argv else "lossbench", *args]
     exit_code = None
     os.environ.pop(MULTIRUN_DIR_ENV, None)
     os.environ.pop(MULTIRUN_BATCH_ENV, None)
@@ -173,7 +173,7 @@ def train(args: list[str]) -> int:
     except SystemExit as err:  # Hydra's own exit after a failed job under another launcher
         exit_code = err.code if isinstance(err.code, int) else 1
     finally:
-        sys.argv = [prog, "train", *args]
+        sys.argv = saved_argv
     multirun_dir = os.environ.pop(MULTIRUN_DIR_ENV, None)
     os.environ.pop(MULTIRUN_BATCH_ENV, None)
     if not is_global_zero():  # a DDP child: rank 0 reports
