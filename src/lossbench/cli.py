@@ -128,8 +128,9 @@ def _unrecorded_failure(cfg, run_dir, choices: dict, overrides: list[str], err: 
         record = failed_record(record, f"{type(err).__name__}: {err}", "config")
     else:
         record = failed_record(record, f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
-    if is_global_zero():
-        write_json(Path(run_dir) / RESULTS_FILE, record)
+    path = Path(run_dir) / RESULTS_FILE
+    if is_global_zero() and not path.exists():  # never over another run's record (hydra.run.dir=DIR)
+        write_json(path, record)
     return record
 
 
