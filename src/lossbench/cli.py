@@ -164,7 +164,7 @@ def train(args: list[str]) -> int:
     outcomes: list[dict] = []  # this command's jobs that ran in this process
     entry = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_job_task(outcomes))
     saved_argv = list(sys.argv)  # hydra.main reads the overrides from sys.argv; the caller's is put back
-    sys.argv = [saved_argv[0] if saved_argv else "lossbench", *args]
+    sys.argv = [saved_argv[0] if saved_argv else "lossbench", *args, *_srun_rank_outputs(parsed.multirun)]
     exit_code = None
     os.environ.pop(MULTIRUN_DIR_ENV, None)
     os.environ.pop(MULTIRUN_BATCH_ENV, None)
@@ -189,6 +189,18 @@ def train(args: list[str]) -> int:
         print_table(outcomes, f"lossbench run: {outcomes[0]['run_dir']}")
         print(f"results: {outcomes[0]['run_dir']}/results.json")
     return _exit_code(outcomes) if exit_code is None else exit_code
+
+
+def _srun_rank_outputs(multirun: bool) -> list[str]:
+    """Hydra settings for a task of an `srun` step other than rank 0: it shares rank 0's run
+    directory, so it leaves .hydra/ to rank 0 and logs to a file of its own (as Lightning does for
+    the DDP children it starts: train_ddp_process_N.log)."""
+    from lossbench.distributed import global_rank, srun_tasks
+
+    rank = global_rank()
+    if multirun or srun_tasks() <= 1 or rank == 0:
+        return []
+    return ["hydra.output_subdir=null", f"hydra.job.name=train_srun_rank{rank}"]
 
 
 def _multirun_summary(multirun_dir: Path, exit_code: int | None) -> int:

@@ -56,6 +56,8 @@ def test_srun_ranks_share_one_run_directory(slurm_cluster, tmp_path):
     # The job's start time as SLURM records it (22.05 has no SLURM_JOB_START_TIME: from scontrol).
     assert run_dir.name.startswith(_job_start(job_id))
     assert log.count("results: ") == 1  # rank 0 alone prints the summary
+    # Rank 1 logs to a file of its own and leaves .hydra/ to rank 0.
+    assert (run_dir / "train_srun_rank1.log").is_file() and (run_dir / ".hydra" / "config.yaml").is_file()
 
     # The two SLURM tasks are the two ranks of one DDP job: the same numbers as the two processes
     # Lightning starts itself for the same command.
