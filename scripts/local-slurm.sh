@@ -59,10 +59,14 @@ real_memory_mb() {
     echo "$mem"
 }
 
+# The CPUs this machine gives us. nproc obeys OMP_NUM_THREADS, which test runs set to 1: a node of
+# one CPU could never start a 2-task job (`srun -n 2`), which would wait forever.
+cpu_count() { env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc; }
+
 write_config() {
     local host cpus mem
     host=$(hostname -s)
-    cpus=$(nproc)
+    cpus=$(cpu_count)
     mem=$(real_memory_mb)
     mkdir -p "$STATE_DIR"/{munge,spool,state,log,pids} 2>/dev/null \
         || die "cannot create the state directory $STATE_DIR (set LOSSBENCH_SLURM_DIR to another)"
@@ -189,7 +193,7 @@ start() {
     launch slurmctld slurmctld -D -c -i -f "$CONF"
     launch slurmd slurmd -D -f "$CONF"
     wait_until_idle
-    say "cluster up: node $(hostname -s), $(nproc) CPUs, partition debug (state in $STATE_DIR)"
+    say "cluster up: node $(hostname -s), $(cpu_count) CPUs, partition debug (state in $STATE_DIR)"
     echo "export SLURM_CONF=$CONF"
 }
 

@@ -61,17 +61,23 @@ def _job_task(outcomes: list):
 
         hydra_cfg = HydraConfig.get()
         choices = dict(hydra_cfg.runtime.choices)
+        overrides = list(hydra_cfg.overrides.task)
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
         if multirun and choices.get("logger") == "wandb" and not cfg.logger.get("group"):
             with open_dict(cfg):  # one W&B group per multirun
                 cfg.logger.group = Path(hydra_cfg.sweep.dir).name
+        threads = _shared_threads(cfg, hydra_cfg.launcher) if multirun else None
+        if threads is not None:
+            with open_dict(cfg):  # trainer.threads is resume-neutral: a re-run may share differently
+                cfg.trainer.threads = threads
         try:
-            record = run_job(cfg, hydra_cfg.runtime.output_dir, choices=choices,
-                             overrides=list(hydra_cfg.overrides.task))
+            record = run_job(cfg, hydra_cfg.runtime.output_dir, choices=choices, overrides=overrides)
         except JobInterrupted as err:
             outcomes.append({"status": "interrupted", "exit_code": err.exit_code})
             print(f"lossbench: {err}. Run the same command again to resume.", file=sys.stderr)
             raise SystemExit(err.exit_code) from None
+        except Exception as err:  # noqa: BLE001 -- raised before run_job could record it: record it here
+            record = _unrecorded_failure(cfg, hydra_cfg.runtime.output_dir, choices, overrides, err)
         outcomes.append(record)
         if record["status"] != "completed":
             hint = (" Fix it in the overrides or the config (`lossbench list` shows the options)."
@@ -82,6 +88,50 @@ def _job_task(outcomes: list):
         return record
 
     return task
+
+
+def _shared_threads(cfg, launcher) -> int | None:
+    """Torch threads for a job of a multirun whose launcher runs several at once on this machine
+    (joblib, submitit_local): the cores divided among the jobs and their CPU ranks, so that the
+    jobs never ask for more threads than there are cores. None: leave `trainer.threads` alone
+    (set by the user, or one job at a time)."""
+    from lossbench.hydra_hooks import jobs_at_once
+
+    at_once = jobs_at_once(launcher)
+    if cfg.trainer.get("threads") is not None or at_once <= 1:
+        return None
+    devices = cfg.trainer.get("devices")
+    ranks = devices if isinstance(devices, int) and devices > 1 else 1
+    return max(1, len(os.sched_getaffinity(0)) // (at_once * ranks))
+
+
+def _unrecorded_failure(cfg, run_dir, choices: dict, overrides: list[str], err: Exception) -> dict:
+    """The failed record of a job whose run_job raised before writing results.json (a value that
+    fails to resolve, a seed that is no number), written so that the multirun's table lists it."""
+    import traceback
+
+    from omegaconf.errors import OmegaConfBaseException
+
+    from lossbench.distributed import is_global_zero
+    from lossbench.results import RESULTS_FILE, failed_record, new_record, write_json
+
+    def value(read):
+        try:
+            return read()
+        except Exception:  # noqa: BLE001 -- the value that failed may be this one
+            return None
+
+    record = new_record(seed=value(lambda: cfg.seed), loss=choices.get("loss"),
+                        data=value(lambda: cfg.data.name) or choices.get("data"), model=choices.get("model"),
+                        run_dir=Path(run_dir).resolve(), overrides=overrides)
+    if isinstance(err, (OmegaConfBaseException, ValueError, TypeError)):  # a value of the config
+        record = failed_record(record, f"{type(err).__name__}: {err}", "config")
+    else:
+        record = failed_record(record, f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
+    path = Path(run_dir) / RESULTS_FILE
+    if is_global_zero() and not path.exists():  # never over another run's record (hydra.run.dir=DIR)
+        write_json(path, record)
+    return record
 
 
 def _exit_code(records: list[dict]) -> int:
@@ -108,23 +158,25 @@ def train(args: list[str]) -> int:
     import hydra
 
     from lossbench.distributed import is_global_zero
-    from lossbench.hydra_hooks import MULTIRUN_DIR_ENV, command_identity
+    from lossbench.hydra_hooks import MULTIRUN_BATCH_ENV, MULTIRUN_DIR_ENV, command_identity
     from lossbench.paths import CONF_DIR
 
     outcomes: list[dict] = []  # this command's jobs that ran in this process
     entry = hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")(_job_task(outcomes))
-    prog = sys.argv[0]
-    sys.argv = [prog, *args]
+    saved_argv = list(sys.argv)  # hydra.main reads the overrides from sys.argv; the caller's is put back
+    sys.argv = [saved_argv[0] if saved_argv else "lossbench", *args, *_srun_rank_outputs(parsed.multirun)]
     exit_code = None
     os.environ.pop(MULTIRUN_DIR_ENV, None)
+    os.environ.pop(MULTIRUN_BATCH_ENV, None)
     try:
         with command_identity():
             entry()
     except SystemExit as err:  # Hydra's own exit after a failed job under another launcher
         exit_code = err.code if isinstance(err.code, int) else 1
     finally:
-        sys.argv = [prog, "train", *args]
+        sys.argv = saved_argv
     multirun_dir = os.environ.pop(MULTIRUN_DIR_ENV, None)
+    os.environ.pop(MULTIRUN_BATCH_ENV, None)
     if not is_global_zero():  # a DDP child: rank 0 reports
         return _exit_code(outcomes) if exit_code is None else exit_code
     if parsed.multirun and multirun_dir:
@@ -137,6 +189,18 @@ def train(args: list[str]) -> int:
         print_table(outcomes, f"lossbench run: {outcomes[0]['run_dir']}")
         print(f"results: {outcomes[0]['run_dir']}/results.json")
     return _exit_code(outcomes) if exit_code is None else exit_code
+
+
+def _srun_rank_outputs(multirun: bool) -> list[str]:
+    """Hydra settings for a task of an `srun` step other than rank 0: it shares rank 0's run
+    directory, so it leaves .hydra/ to rank 0 and logs to a file of its own (as Lightning does for
+    the DDP children it starts: train_ddp_process_N.log)."""
+    from lossbench.distributed import global_rank, srun_tasks
+
+    rank = global_rank()
+    if multirun or srun_tasks() <= 1 or rank == 0:
+        return []
+    return ["hydra.output_subdir=null", f"hydra.job.name=train_srun_rank{rank}"]
 
 
 def _multirun_summary(multirun_dir: Path, exit_code: int | None) -> int:

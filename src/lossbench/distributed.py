@@ -23,6 +23,18 @@ def srun_tasks() -> int:
         return 1
 
 
+def srun_tasks_per_node() -> int | None:
+    """The tasks per node of the enclosing `srun` step when every node has as many (SLURM writes
+    SLURM_STEP_TASKS_PER_NODE as "2", "2(x3)" or, uneven, "2,1"); None outside a step or if uneven."""
+    if srun_tasks() <= 1:
+        return None
+    counts = {part.split("(", 1)[0] for part in os.environ.get("SLURM_STEP_TASKS_PER_NODE", "").split(",") if part}
+    if len(counts) != 1:
+        return None
+    (count,) = counts
+    return int(count) if count.isdigit() else None
+
+
 def global_rank() -> int:
     """This process's global rank within its job (0 for a single-process job)."""
     for var in ("RANK", "PMI_RANK"):
@@ -59,18 +71,48 @@ def ddp_job_scope(overrides: list[str], run_dir: str | Path) -> Iterator[None]:
     from lossbench.environ import environ_restored
 
     saved_argv, saved_spec = list(sys.argv), getattr(__main__, "__spec__", None)
+    updates = {}
+    per_node = srun_tasks_per_node()
+    if per_node is not None and "SLURM_NTASKS_PER_NODE" not in os.environ:
+        # Lightning's SLURMEnvironment refuses a step started with `srun -n N` ("--ntasks is not
+        # supported"): it wants --ntasks-per-node, which is what the step has on each node.
+        updates["SLURM_NTASKS_PER_NODE"] = str(per_node)
     kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.sweep.dir=", "hydra.sweep.subdir="))]
     sys.argv = [saved_argv[0] if saved_argv else "lossbench", "train", *kept, f"hydra.run.dir={Path(run_dir)}"]
     # Lightning starts each child as `python -m <__main__.__spec__.name> argv[1:]`. In a worker that
     # is not lossbench's own command (submitit's `_submit`, a Hydra launcher, pytest) that would run
     # the worker's program: point it at `python -m lossbench` for the job.
     __main__.__spec__ = importlib.util.find_spec("lossbench.__main__")
+    restore_hydra_run_dir = _point_hydra_run_dir(run_dir)
     try:
-        with environ_restored(DDP_ENV):
+        with environ_restored((*DDP_ENV, "SLURM_NTASKS_PER_NODE"), **updates):
             yield
     finally:
+        restore_hydra_run_dir()
         sys.argv = saved_argv
         __main__.__spec__ = saved_spec
+
+
+def _point_hydra_run_dir(run_dir: str | Path):
+    """Under Hydra, Lightning builds the children's command line itself and appends
+    `hydra.run.dir=<HydraConfig's run.dir>` (last, so it wins). In a multirun that is the single-run
+    template, not the job's directory: each child would log into a stray directory and plan its
+    resume from an empty one. Point it at the job's directory; returns the function that restores it."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import read_write
+
+    if not HydraConfig.initialized():
+        return lambda: None
+    run = HydraConfig.get().run
+    saved = run._get_node("dir")._value()  # the raw value: an interpolation stays one
+    with read_write(run):
+        run.dir = str(Path(run_dir))
+
+    def restore() -> None:
+        with read_write(run):
+            run.dir = saved
+
+    return restore
 
 
 def release_process_group() -> None:

@@ -15,6 +15,10 @@ import uuid
 from collections.abc import Iterator
 
 STAMP_ENV, UID_ENV, MULTIRUN_DIR_ENV = "LOSSBENCH_STAMP", "LOSSBENCH_UID", "LOSSBENCH_MULTIRUN_DIR"
+# The number of jobs of a multirun's batch: what submitit_local starts at once, all together.
+MULTIRUN_BATCH_ENV = "LOSSBENCH_MULTIRUN_BATCH"
+JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
 
 
 def _srun_identity() -> tuple[str, str] | None:
@@ -22,10 +26,32 @@ def _srun_identity() -> tuple[str, str] | None:
 
     if srun_tasks() <= 1 or "SLURM_JOB_ID" not in os.environ:
         return None
+    job = os.environ["SLURM_JOB_ID"]
     step = os.environ.get("SLURM_STEP_ID", os.environ.get("SLURM_STEPID", "0"))
-    start = os.environ.get("SLURM_JOB_START_TIME") or os.environ.get("SLURM_JOB_ID")
-    stamp = start if start and start.isdigit() and len(start) >= 9 else str(int(time.time()) // 60 * 60)
-    return stamp, f"slurm{os.environ['SLURM_JOB_ID']}.{step}"
+    start = slurm_job_start(job)
+    # Without a start time the tasks can only agree on the minute (a task that starts just after
+    # the minute turns would name another directory): SLURM's own start time is the shared one.
+    return start or str(int(time.time()) // 60 * 60), f"slurm{job}.{step}"
+
+
+def slurm_job_start(job_id: str) -> str | None:
+    """The SLURM job's start time (epoch seconds): SLURM_JOB_START_TIME (SLURM 23.02 and later),
+    else the job's StartTime from `scontrol show job` (22.05 sets no such variable). A requeued job
+    has a new start time, hence a new run directory: pass hydra.run.dir=... to resume into the
+    same one."""
+    start = os.environ.get("SLURM_JOB_START_TIME", "")
+    if start.isdigit():
+        return start
+    import re
+    import subprocess
+
+    try:
+        shown = subprocess.run(["scontrol", "show", "job", "-o", job_id], capture_output=True, text=True,
+                               timeout=30, stdin=subprocess.DEVNULL).stdout
+        found = re.search(r"\bStartTime=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\b", shown)
+        return str(int(time.mktime(time.strptime(found.group(1), "%Y-%m-%dT%H:%M:%S")))) if found else None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 @contextlib.contextmanager
@@ -64,7 +90,41 @@ class JobFailed(CompactHydraException):
 
 
 class MultirunDirectory(Callback):
-    """Hydra callback: records the multirun's directory for the command that started it."""
+    """Hydra callback: records the multirun's directory for the command that started it, and the
+    size of its batch of jobs for the workers a launcher starts (they inherit the environment)."""
 
     def on_multirun_start(self, config, **kwargs) -> None:
         os.environ[MULTIRUN_DIR_ENV] = str(config.hydra.sweep.dir)
+        batch = _batch_size(config)
+        if batch:
+            os.environ[MULTIRUN_BATCH_ENV] = str(batch)
+
+
+def _batch_size(config) -> int | None:
+    """Jobs in the multirun's first batch, counted as Hydra's basic sweeper splits them."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+        batches = BasicSweeper.split_arguments(overrides, config.hydra.sweeper.get("max_batch_size"))
+        return len(batches[0]) if batches else None
+    except Exception:  # another sweeper's syntax: the count is only a thread-sharing hint
+        return None
+
+
+def jobs_at_once(launcher) -> int:
+    """How many jobs of a multirun Hydra's `launcher` config runs at the same time on this machine:
+    joblib `n_jobs` (-1 = one per core, as joblib counts) or the batch if smaller, submitit_local
+    the whole batch, the
+    basic launcher one. submitit_slurm jobs run on nodes of their own: 1."""
+    target = launcher.get("_target_")
+    cores = len(os.sched_getaffinity(0))
+    batch = int(os.environ.get(MULTIRUN_BATCH_ENV) or 0)
+    if target == JOBLIB_LAUNCHER:
+        n_jobs = int(launcher.get("n_jobs") or 1)
+        n_jobs = n_jobs if n_jobs > 0 else cores + 1 + n_jobs
+        return max(1, min(n_jobs, batch) if batch else n_jobs)
+    if target == SUBMITIT_LOCAL_LAUNCHER:
+        return max(1, batch)
+    return 1
