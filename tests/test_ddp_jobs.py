@@ -64,8 +64,6 @@ def test_sweep_of_ddp_jobs_completes_every_job(tmp_path, runs_root):
     assert not any(runs_root.iterdir())  # the DDP children wrote nothing outside the sweep
 
 
-@pytest.mark.xfail(strict=True, reason="sweep/smoke.py drops every trainer.* override, the command line's too: "
-                   "--smoke should shrink the experiment's trainer, and keep the user's (trainer.devices=2)")
 def test_smoke_sweep_keeps_the_command_lines_trainer_overrides(tmp_path, runs_root):
     proc = run_cli(["sweep", "demo", "--smoke", *DDP, "--dry-run", "--dir", str(tmp_path / "s")], runs_root,
                    env=ONE_THREAD)

@@ -73,12 +73,24 @@ def _precision(cfg_trainer: DictConfig) -> str:
     return auto_precision(str(cfg_trainer.get("accelerator", "auto")))
 
 
-def _set_threads(threads) -> int:
-    """Torch's intra-op threads: `trainer.threads`, or every core this process may use."""
+def default_threads(trainer_cfg: dict) -> int:
+    """Torch threads of one process of a job when `trainer.threads` is null: the CPUs SLURM gave
+    the task (SLURM_CPUS_PER_TASK), else the cores this process may run on, divided among the
+    job's processes on this machine when it trains with several CPU processes (DDP on CPU)."""
+    cores = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0) or len(os.sched_getaffinity(0))
+    devices = trainer_cfg.get("devices")
+    on_cpu = str(trainer_cfg.get("accelerator")) == "cpu"
+    if on_cpu and isinstance(devices, int) and devices > 1 and "SLURM_CPUS_PER_TASK" not in os.environ:
+        cores //= devices
+    return max(1, cores)
+
+
+def _set_threads(trainer_cfg: dict) -> int:
+    """Set torch's intra-op threads for this job: `trainer.threads`, or `default_threads`."""
     import torch
 
-    n = int(threads) if threads else len(os.sched_getaffinity(0))
-    torch.set_num_threads(max(1, n))
+    threads = trainer_cfg.get("threads")
+    torch.set_num_threads(max(1, int(threads)) if threads else default_threads(trainer_cfg))
     return torch.get_num_threads()
 
 
@@ -122,14 +134,20 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     started = time.time()
     run_dir = Path(run_dir).resolve()
     writer = is_global_zero()
-    record = new_record(seed=int(cfg.seed), loss=choices.get("loss"), data=cfg.data.name, model=choices.get("model"),
+    record = new_record(seed=cfg.get("seed"), loss=choices.get("loss"), data=None, model=choices.get("model"),
                         run_dir=run_dir, overrides=overrides, sweep=sweep)
     segments: list[dict] = []
     interrupted: JobInterrupted | None = None
     try:
-        plan = plan_resume(run_dir, OmegaConf.to_container(cfg, resolve=True), str(cfg.get("resume", "auto")))
-    except UsageError as err:  # the directory holds another run: report, and write nothing into it
-        return failed_record(record, str(err), "config")
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        record.update(seed=_checked_seed(resolved.get("seed")), data=(resolved.get("data") or {}).get("name"))
+        plan = plan_resume(run_dir, resolved, str(resolved.get("resume", "auto")))
+    except Exception as err:  # noqa: BLE001 -- a config that does not resolve, a bad seed, another run's directory
+        message = str(err) if isinstance(err, UsageError) else f"the config does not resolve: {err}"
+        record = failed_record(record, " ".join(message.split()), "config")
+        if writer and not (run_dir / RESULTS_FILE).exists():  # never over another run's record
+            write_json(run_dir / RESULTS_FILE, {**record, "wall_time_s": 0.0, "versions": versions()})
+        return record
     with stop_signals_recorded() as stop:
         try:
             segments = [{**s, "status": "killed"} if s.get("status") == "running" else s
@@ -169,6 +187,12 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     return record
 
 
+def _checked_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(f"seed={seed!r} is not an integer: give a whole number, e.g. seed=0.")
+    return seed
+
+
 def _interrupted_message(err: JobInterrupted, record: dict) -> str:
     last = record.get("last_epoch")
     where = (f"the last finished epoch, {last}, is in {CHECKPOINT_DIR}/last.ckpt" if last is not None
@@ -190,7 +214,8 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     from lossbench.module import ClassificationModule
 
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    threads = _set_threads(trainer_cfg.pop("threads", None))
+    threads = _set_threads(trainer_cfg)
+    trainer_cfg.pop("threads", None)
     compile_model = bool(trainer_cfg.pop("compile", False))
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = _build_components(cfg, choices)

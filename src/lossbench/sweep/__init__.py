@@ -95,9 +95,16 @@ def plan(args: argparse.Namespace):
         seeds = seeds or exp.seeds[:1]
         settings = settings or exp.smoke_settings
     job_overrides = [o for o in args.overrides if not o.startswith("launcher.")]
-    jobs = exp.jobs(job_overrides, seeds=seeds, settings=settings, methods=methods)
-    if args.smoke:
-        jobs = to_smoke(jobs)
+    if not args.smoke:
+        return exp, exp.jobs(job_overrides, seeds=seeds, settings=settings, methods=methods)
+    # --smoke shrinks the experiment's jobs, then applies the command line's overrides: the user's
+    # trainer.devices=2 stays, while the data and the epochs and batches remain smoke's.
+    from lossbench.sweep.smoke import kept_in_smoke
+    from lossbench.sweep.spec import merge_overrides
+
+    jobs = to_smoke(exp.jobs([], seeds=seeds, settings=settings, methods=methods))
+    for job in jobs:
+        job.overrides = merge_overrides(job.overrides, kept_in_smoke(job_overrides), [f"seed={job.seed}"])
     return exp, jobs
 
 

@@ -6,7 +6,9 @@ dropped (root, per-channel mean/std, ...); asymmetric label noise becomes pairfl
 maps are those of CIFAR/MNIST classes); with an imbalance ratio rho the synthetic set gets ceil(2 rho) images per class
 so that the rarest class keeps two. `trainer=smoke` replaces the trainer and its options except
 gradient clipping, and batches are small (32 to train, 64 to evaluate, two of each); a deferred re-weighting epoch (DRW) moves to epoch 1 so that it switches on
-within the two smoke epochs. Model, loss, optimizer and schedule stay as the sweep sets them.
+within the two smoke epochs. Model, loss, optimizer and schedule stay as the sweep sets them. The
+command line's overrides apply after all that, except those of the data and the run length
+(`kept_in_smoke`): `--smoke trainer.devices=2 trainer.strategy=ddp` smoke-tests DDP.
 """
 from __future__ import annotations
 
@@ -15,9 +17,22 @@ import math
 from lossbench.sweep.spec import merge_overrides, override_key
 
 KEPT_TRAINER_KEYS = {"gradient_clip_val", "gradient_clip_algorithm"}
+# What smoke decides however the command line sets it: the run length.
+SMOKE_TRAINER_KEYS = {"max_epochs", "max_steps", "limit_train_batches", "limit_val_batches", "limit_test_batches"}
 DROPPED_DATA_KEYS = {"root", "num_classes", "name", "mean", "std"}  # mean/std: per channel of the real data
 MIN_PER_CLASS = 60  # synthetic's default train_per_class
 SMOKE_BATCH, SMOKE_EVAL_BATCH = 32, 64  # two batches of each: a ResNet-50 smoke job stays cheap on a CPU
+
+
+def kept_in_smoke(command_line: list[str]) -> list[str]:
+    """The command line's overrides that a smoke job keeps: all but the data and the run length."""
+    def kept(override: str) -> bool:
+        key = override_key(override)
+        if key in ("data", "trainer") or key.startswith("data."):
+            return False
+        return not (key.startswith("trainer.") and key[len("trainer."):] in SMOKE_TRAINER_KEYS)
+
+    return [o for o in command_line if kept(o)]
 
 
 def smoke_overrides(overrides: list[str], synthetic_keys: set[str], num_classes: int) -> list[str]:
