@@ -35,7 +35,8 @@ Every run writes config.yaml, metrics.csv, checkpoints/ and results.json in its 
 LIST_GROUPS = {"losses": "loss", "loss": "loss", "data": "data", "datasets": "data", "models": "model",
                "model": "model", "optimizers": "optimizer", "optimizer": "optimizer", "schedulers": "scheduler",
                "scheduler": "scheduler", "trainers": "trainer", "trainer": "trainer", "loggers": "logger",
-               "logger": "logger", "experiments": "experiments", "sweeps": "experiments"}
+               "logger": "logger", "callbacks": "callbacks", "debug": "debug", "experiments": "experiments",
+               "sweeps": "experiments"}
 
 
 def _is_override(arg: str) -> bool:
@@ -62,9 +63,9 @@ def _job_task(outcomes: list):
         hydra_cfg = HydraConfig.get()
         choices = dict(hydra_cfg.runtime.choices)
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
-        if multirun and choices.get("logger") == "wandb" and not cfg.logger.get("group"):
+        if multirun and "wandb" in (cfg.get("logger") or {}) and not cfg.logger.wandb.get("group"):
             with open_dict(cfg):  # one W&B group per multirun
-                cfg.logger.group = Path(hydra_cfg.sweep.dir).name
+                cfg.logger.wandb.group = Path(hydra_cfg.sweep.dir).name
         try:
             record = run_job(cfg, hydra_cfg.runtime.output_dir, choices=choices,
                              overrides=list(hydra_cfg.overrides.task))
