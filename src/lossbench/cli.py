@@ -99,13 +99,19 @@ def train(args: list[str]) -> int:
     from hydra._internal.utils import get_args_parser
 
     parsed = get_args_parser().parse_args(args)
-    if not (parsed.help or parsed.hydra_help or parsed.info):
+    # Hydra's own modes take no job config: help, --info, -sc (its overrides are `install=bash`),
+    # --experimental-rerun; under -cp Hydra finds the primary config itself and says what is wrong.
+    if not (parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion
+            or parsed.experimental_rerun or parsed.config_path):
         try:
             from lossbench.config_check import check_overrides
 
-            check_overrides(parsed.overrides)
+            check_overrides(parsed.overrides, config_dir=parsed.config_dir, config_name=parsed.config_name)
         except UsageError as err:
             fail(str(err))
+    from lossbench.config_check import register_help_resolver
+
+    register_help_resolver()  # for --help; registered always, so that any resolution of hydra.help works
     import hydra
 
     from lossbench.distributed import is_global_zero
