@@ -106,8 +106,10 @@ class RunningRecord(L.Callback):
     wall time at the start of every epoch (when the previous epoch's last.ckpt is on disk), so that
     a job killed without warning still says how far it got."""
 
-    def __init__(self, path: str | Path, record: dict, started: float, enabled: bool = True):
+    def __init__(self, path: str | Path, record: dict, started: float, enabled: bool = True,
+                 timer: "EpochTimer | None" = None):
         self.path, self.record, self.started, self.enabled = Path(path), record, started, enabled
+        self.timer = timer  # adds a `progress` block: epochs done, the last epoch's img/s, the ETA
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not (self.enabled and trainer.is_global_zero) or trainer.current_epoch == 0:
@@ -115,7 +117,13 @@ class RunningRecord(L.Callback):
         self.record["last_epoch"] = trainer.current_epoch - 1
         self.record["segments"][-1]["wall_time_s"] = round(time.time() - self.started, 3)
         self.record["wall_time_s"] = round(sum(s["wall_time_s"] for s in self.record["segments"]), 3)
-        write_json(self.path, {**self.record, "status": "running"})
+        progress = {}
+        if self.timer is not None and self.timer.epoch:
+            eta = self.timer.eta_s(trainer, epochs_done=trainer.current_epoch)
+            progress = {"progress": {"epochs_done": trainer.current_epoch, "max_epochs": trainer.max_epochs,
+                                     "train_images_per_s": self.timer.epoch["train_images_per_s"],
+                                     "eta_s": None if eta is None else round(eta, 1)}}
+        write_json(self.path, {**self.record, **progress, "status": "running"})
 
 
 def _sync(trainer: L.Trainer) -> None:
@@ -189,11 +197,13 @@ class EpochTimer(L.Callback):
                 if t["epochs"] else None, "eval_s": round(t["eval_s"], 3), "train_images": t["train_images"],
                 "epochs": t["epochs"]}
 
-    def eta_s(self, trainer: L.Trainer) -> float | None:
-        """Seconds until the last epoch ends, from the mean of this segment's epochs."""
+    def eta_s(self, trainer: L.Trainer, epochs_done: int | None = None) -> float | None:
+        """Seconds until the last epoch ends, from the mean of this segment's epochs. `epochs_done`
+        defaults to the epoch that is ending (the value at on_train_epoch_end)."""
         if not self.epoch_wall_s:
             return None
-        left = trainer.max_epochs - trainer.current_epoch - 1
+        done = trainer.current_epoch + 1 if epochs_done is None else epochs_done
+        left = trainer.max_epochs - done
         return max(left, 0) * sum(self.epoch_wall_s) / len(self.epoch_wall_s)
 
 

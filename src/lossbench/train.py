@@ -282,7 +282,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     user_callbacks = _user_callbacks(cfg)
     timer = EpochTimer()  # first: the callbacks after it read the epoch's times
     callbacks = [timer, EpochMetricsCSV(run_dir / "metrics.csv", extra=timer.epoch_fields), RandomState(),
-                 StopOnRequest(stop), RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer),
+                 StopOnRequest(stop), RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer, timer=timer),
                  *([best] if best else []), last, *_progress_callbacks(trainer_cfg, timer, user_callbacks),
                  *user_callbacks]
     if loggers:
