@@ -93,13 +93,13 @@ def _loggers(cfg: DictConfig, run_dir: Path, sweep: dict | None) -> list:
         if not isinstance(node, DictConfig) or "_target_" not in node:
             raise UsageError(f"logger.{name} is not a logger config (it needs a _target_); the logger group "
                              f"composes as logger=[tensorboard,wandb] (see `lossbench list loggers`).")
-        logger = instantiate(node, **_logger_placement(name, node, run_dir, sweep))
+        logger = instantiate(node, **_logger_placement(node, run_dir, sweep))
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # the resolved config, logged once
         loggers.append(logger)
     return loggers
 
 
-def _logger_placement(name: str, node: DictConfig, run_dir: Path, sweep: dict | None) -> dict:
+def _logger_placement(node: DictConfig, run_dir: Path, sweep: dict | None) -> dict:
     """Where a logger writes: into the run directory. A W&B run gets a unique id, the sweep as its
     group, and the WANDB_PROJECT / WANDB_DIR of the environment unless the config names them."""
     import uuid
@@ -260,6 +260,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     threads = _set_threads(trainer_cfg.pop("threads", None))
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = _build_components(cfg, choices)
+    user_callbacks = _user_callbacks(cfg)  # a bad callback config fails here, before the data loads
     stop.raise_if_requested(" before the data was loaded")
     datamodule.setup("fit")
     class_counts = datamodule.class_counts
@@ -279,7 +280,6 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     if not has_val:
         trainer_cfg["limit_val_batches"] = 0
     loggers = _loggers(cfg, run_dir, sweep)
-    user_callbacks = _user_callbacks(cfg)
     timer = EpochTimer()  # first: the callbacks after it read the epoch's times
     callbacks = [timer, EpochMetricsCSV(run_dir / "metrics.csv", extra=timer.epoch_fields), RandomState(),
                  StopOnRequest(stop), RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer, timer=timer),
