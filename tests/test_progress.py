@@ -87,3 +87,35 @@ def test_inline_sweep_prints_img_s_and_periodic_lines_without_lightning_noise(tm
     assert any(re.search(r"1 running \(\d+ s\); \[1/1\] epoch [1-9]/10, \d+ img/s, ETA \S+$", line)
                for line in periodic), out.out
     assert "srun" not in out.out + out.err and "Warning" not in out.out + out.err
+
+
+def test_a_terminal_gets_the_progress_bar_with_epoch_time_and_eta(tmp_path):
+    import pty
+    import subprocess
+    import sys
+
+    import fcntl
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()  # stdout is a terminal, as when a user runs it by hand
+    # a terminal 160 columns wide (a new pty has 0, and tqdm then draws nothing)
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    env = {**os.environ, "LOSSBENCH_RUNS": str(tmp_path / "runs")}
+    proc = subprocess.Popen([sys.executable, "-m", "lossbench", "train", "trainer=smoke", "data=synthetic"],
+                            stdout=child_fd, stderr=child_fd, env=env, cwd=tmp_path)
+    os.close(child_fd)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main_fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(timeout=300) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    # rich's bar (Lightning's default when rich is installed) prints "epoch_s: 0.8 ETA: 1s"; tqdm's "epoch_s=0.8, ETA=1s"
+    assert re.search(r"epoch_s[:=] ?\d+\.\d,? ETA[:=] ?\d+s", text), text[-3000:]
+    assert not re.search(r"^epoch 1/2 loss", text, re.M)  # the plain lines are for logs only

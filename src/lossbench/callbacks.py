@@ -250,10 +250,12 @@ class PlainProgress(L.Callback):
 
 
 def eta_progress_bar(timer: EpochTimer):
-    """Lightning's terminal progress bar with the last epoch's time and the ETA beside its metrics."""
-    from lightning.pytorch.callbacks import TQDMProgressBar
+    """Lightning's terminal progress bar (rich where rich is installed, as Lightning's own default,
+    else tqdm) with the last epoch's time and the ETA beside its metrics."""
+    from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+    from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 
-    class EtaProgressBar(TQDMProgressBar):
+    class EtaProgressBar(RichProgressBar if _RICH_AVAILABLE else TQDMProgressBar):
         def get_metrics(self, trainer, module):
             items = super().get_metrics(trainer, module)
             items.pop("v_num", None)
