@@ -116,6 +116,7 @@ def test_a_terminal_gets_the_progress_bar_with_epoch_time_and_eta(tmp_path):
         chunks.append(chunk)
     assert proc.wait(timeout=300) == 0
     text = b"".join(chunks).decode(errors="replace")
-    # rich's bar (Lightning's default when rich is installed) prints "epoch_s: 0.8 ETA: 1s"; tqdm's "epoch_s=0.8, ETA=1s"
+    # rich's bar (Lightning's default when rich is installed) prints "epoch_s: 0.8 ETA: 1s";
+    # tqdm's "epoch_s=0.8, ETA=1s"
     assert re.search(r"epoch_s[:=] ?\d+\.\d,? ETA[:=] ?\d+s", text), text[-3000:]
     assert not re.search(r"^epoch 1/2 loss", text, re.M)  # the plain lines are for logs only

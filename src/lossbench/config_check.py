@@ -41,7 +41,8 @@ OWNED_TRAINER_KEYS = {
     "logger": "trainer.logger is set by lossbench from the logger group: logger=tensorboard, "
               "'logger=[tensorboard,wandb]' (see `lossbench list loggers`).",
     "default_root_dir": "trainer.default_root_dir is the run directory: move it with hydra.run.dir=DIR.",
-    "enable_checkpointing": "trainer.enable_checkpointing is always on: checkpoints/last.ckpt is what a job resumes from.",
+    "enable_checkpointing": "trainer.enable_checkpointing is always on: checkpoints/last.ckpt is what a job "
+                            "resumes from.",
 }
 EXPERIMENT_HINT = ("lossbench has no experiment group: a named, resumable set of jobs (what experiment= is in "
                    "lightning-hydra-template) is `lossbench sweep NAME` (`lossbench list experiments`); a short "

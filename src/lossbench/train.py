@@ -281,10 +281,10 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
         trainer_cfg["limit_val_batches"] = 0
     loggers = _loggers(cfg, run_dir, sweep)
     timer = EpochTimer()  # first: the callbacks after it read the epoch's times
+    running = RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer, timer=timer)
     callbacks = [timer, EpochMetricsCSV(run_dir / "metrics.csv", extra=timer.epoch_fields), RandomState(),
-                 StopOnRequest(stop), RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer, timer=timer),
-                 *([best] if best else []), last, *_progress_callbacks(trainer_cfg, timer, user_callbacks),
-                 *user_callbacks]
+                 StopOnRequest(stop), running, *([best] if best else []), last,
+                 *_progress_callbacks(trainer_cfg, timer, user_callbacks), *user_callbacks]
     if loggers:
         from lightning.pytorch.callbacks import LearningRateMonitor
 
