@@ -26,6 +26,9 @@ def test_every_option_composes_and_builds(group, option, tmp_path):
             (tmp_path / name).mkdir()
         extra = [f"data.root={tmp_path}"]
     cfg = _compose([f"{group}={option}", *extra])
+    if group == "debug":  # a debug config changes the trainer and keeps every output on
+        assert cfg.trainer.max_epochs <= 20 and "fast_dev_run" not in cfg.trainer
+        return
     node = cfg[group]
     if group == "data":
         datamodule = instantiate(node)  # constructing a data module loads nothing
@@ -49,8 +52,14 @@ def test_every_option_composes_and_builds(group, option, tmp_path):
 
         optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
         assert instantiate(node)(optimizer, max_epochs=10).get_last_lr()[0] > 0
-    elif group in ("trainer", "logger") and node:
+    elif group == "trainer":
         assert node._target_.startswith("lightning.pytorch.")
+    elif group in ("logger", "callbacks"):  # each entry sits under its own name, so that several compose
+        for entry in (node or {}).values():
+            assert entry._target_.startswith("lightning.pytorch.")
+        if group == "callbacks":
+            assert [type(instantiate(e)).__name__ for e in (node or {}).values()] == \
+                [e._target_.rsplit(".", 1)[1] for e in (node or {}).values()]
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=[str(p.relative_to(CONF_DIR)) for p in YAMLS])

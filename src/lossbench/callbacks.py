@@ -32,13 +32,14 @@ def checkpoint_callbacks(dirpath: Path, monitor: str | None, mode: str) -> tuple
 
 
 class EpochMetricsCSV(L.Callback):
-    """Writes metrics.csv, one row per epoch (epoch, lr, train_loss, val_*), rewritten atomically at
-    the end of every epoch so a crashed or running job always has a readable file. The values are
-    read from the trainer once per epoch, never per step. The rows travel in the checkpoint, so a
-    resumed run continues the same file."""
+    """Writes metrics.csv, one row per epoch (epoch, lr, train_loss, val_*, and the `extra()` fields:
+    the epoch's timings), rewritten atomically at the end of every epoch so a crashed or running job
+    always has a readable file. The values are read from the trainer once per epoch, never per step.
+    The rows travel in the checkpoint, so a resumed run continues the same file."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, extra=None):
         self.path = Path(path)
+        self.extra = extra
         self.rows: list[dict] = []
 
     def state_dict(self) -> dict:
@@ -54,7 +55,11 @@ class EpochMetricsCSV(L.Callback):
         if not trainer.is_global_zero or trainer.sanity_checking:
             return
         row = {"epoch": trainer.current_epoch, "lr": self.epoch_lr}
-        row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if v.numel() == 1})
+        # "lr-SGD" and the like come from LearningRateMonitor when a logger is on: the lr column has it already.
+        row.update({k: float(v) for k, v in sorted(trainer.callback_metrics.items())
+                    if v.numel() == 1 and not k.startswith("lr-")})
+        if self.extra is not None:
+            row.update(self.extra())
         self.rows = [r for r in self.rows if r["epoch"] < row["epoch"]] + [row]
         columns = list(dict.fromkeys(k for r in self.rows for k in r))
         buffer = io.StringIO()
@@ -101,8 +106,10 @@ class RunningRecord(L.Callback):
     wall time at the start of every epoch (when the previous epoch's last.ckpt is on disk), so that
     a job killed without warning still says how far it got."""
 
-    def __init__(self, path: str | Path, record: dict, started: float, enabled: bool = True):
+    def __init__(self, path: str | Path, record: dict, started: float, enabled: bool = True,
+                 timer: "EpochTimer | None" = None):
         self.path, self.record, self.started, self.enabled = Path(path), record, started, enabled
+        self.timer = timer  # adds a `progress` block: epochs done, the last epoch's img/s, the ETA
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if not (self.enabled and trainer.is_global_zero) or trainer.current_epoch == 0:
@@ -110,4 +117,151 @@ class RunningRecord(L.Callback):
         self.record["last_epoch"] = trainer.current_epoch - 1
         self.record["segments"][-1]["wall_time_s"] = round(time.time() - self.started, 3)
         self.record["wall_time_s"] = round(sum(s["wall_time_s"] for s in self.record["segments"]), 3)
-        write_json(self.path, {**self.record, "status": "running"})
+        progress = {}
+        if self.timer is not None and self.timer.epoch:
+            eta = self.timer.eta_s(trainer, epochs_done=trainer.current_epoch)
+            progress = {"progress": {"epochs_done": trainer.current_epoch, "max_epochs": trainer.max_epochs,
+                                     "train_images_per_s": self.timer.epoch["train_images_per_s"],
+                                     "eta_s": None if eta is None else round(eta, 1)}}
+        write_json(self.path, {**self.record, **progress, "status": "running"})
+
+
+def _sync(trainer: L.Trainer) -> None:
+    """Wait for the GPU before reading the clock (epoch boundaries only)."""
+    if trainer.strategy.root_device.type == "cuda":
+        torch.cuda.synchronize(trainer.strategy.root_device)
+
+
+class EpochTimer(L.Callback):
+    """Times every training epoch and every evaluation, and counts the training images.
+
+    Per epoch (`epoch_fields`, merged into metrics.csv): `train_epoch_s`, the training part of the
+    epoch (its wall time less the validation inside it); `eval_s`, the validation; and
+    `train_images_per_s`, the images of all processes over `train_epoch_s`. For the whole job
+    (`job_fields`, results.json's `throughput`): the same summed over all epochs, the test passes
+    counted as evaluation. The totals travel in the checkpoint, so a resumed job counts on."""
+
+    def __init__(self):
+        self.totals = {"train_s": 0.0, "eval_s": 0.0, "train_images": 0, "epochs": 0}
+        self.epoch: dict = {}
+        self.epoch_wall_s: list[float] = []  # this segment's whole epochs (training + validation), for the ETA
+        self._images = 0
+        self._eval_s = 0.0
+        self._t0 = self._eval_t0 = 0.0
+
+    def state_dict(self) -> dict:
+        return {"totals": dict(self.totals)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.totals.update(state_dict.get("totals", {}))
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        _sync(trainer)
+        self._t0, self._images, self._eval_s = time.perf_counter(), 0, 0.0
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx: int) -> None:
+        self._images += len(batch[1])
+
+    def _eval_start(self, trainer: L.Trainer, *args) -> None:
+        _sync(trainer)
+        self._eval_t0 = time.perf_counter()
+
+    def _eval_end(self, trainer: L.Trainer, *args) -> None:
+        _sync(trainer)
+        elapsed = time.perf_counter() - self._eval_t0
+        self._eval_s += elapsed
+        self.totals["eval_s"] += elapsed
+
+    on_validation_epoch_start = on_test_epoch_start = _eval_start
+    on_validation_epoch_end = on_test_epoch_end = _eval_end
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        _sync(trainer)
+        wall = time.perf_counter() - self._t0
+        train_s = max(wall - self._eval_s, 1e-9)
+        images = self._images * trainer.world_size  # each process trained on its own shard
+        self.epoch = {"train_epoch_s": round(train_s, 3), "eval_s": round(self._eval_s, 3),
+                      "train_images_per_s": round(images / train_s, 1)}
+        self.epoch_wall_s.append(wall)
+        self.totals["train_s"] += train_s
+        self.totals["train_images"] += images
+        self.totals["epochs"] += 1
+
+    def epoch_fields(self) -> dict:
+        return dict(self.epoch)
+
+    def job_fields(self) -> dict:
+        t = self.totals
+        return {"train_images_per_s": round(t["train_images"] / t["train_s"], 1) if t["train_s"] else None,
+                "train_s": round(t["train_s"], 3), "train_epoch_s": round(t["train_s"] / t["epochs"], 3)
+                if t["epochs"] else None, "eval_s": round(t["eval_s"], 3), "train_images": t["train_images"],
+                "epochs": t["epochs"]}
+
+    def eta_s(self, trainer: L.Trainer, epochs_done: int | None = None) -> float | None:
+        """Seconds until the last epoch ends, from the mean of this segment's epochs. `epochs_done`
+        defaults to the epoch that is ending (the value at on_train_epoch_end)."""
+        if not self.epoch_wall_s:
+            return None
+        done = trainer.current_epoch + 1 if epochs_done is None else epochs_done
+        left = trainer.max_epochs - done
+        return max(left, 0) * sum(self.epoch_wall_s) / len(self.epoch_wall_s)
+
+
+def duration(seconds: float | None) -> str:
+    """A short duration: 42s, 5m12s, 2h05m."""
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def progress_line(trainer: L.Trainer, timer: EpochTimer) -> str:
+    """One plain line for a finished epoch, short enough for an 80-column log:
+    `epoch 3/30 loss 0.812 val acc 0.701 bal 0.650 ece 0.051 | 12.3s 1234 img/s ETA 5m12s`."""
+    metrics = trainer.callback_metrics
+    width = len(str(trainer.max_epochs))
+    parts = [f"epoch {trainer.current_epoch + 1:>{width}}/{trainer.max_epochs}"]
+    if "train_loss" in metrics:
+        parts.append(f"loss {float(metrics['train_loss']):.4g}")
+    shown = [(name, key) for name, key in (("acc", "val_acc"), ("bal", "val_balanced_acc"), ("ece", "val_ece"))
+             if key in metrics]
+    if shown:
+        parts.append("val " + " ".join(f"{name} {float(metrics[key]):.3f}" for name, key in shown))
+    epoch = timer.epoch
+    speed = (f"| {epoch['train_epoch_s'] + epoch['eval_s']:.1f}s {epoch['train_images_per_s']:.0f} img/s "
+             f"ETA {duration(timer.eta_s(trainer))}")
+    return " ".join([*parts, speed])
+
+
+class PlainProgress(L.Callback):
+    """Progress for a log file (stdout is not a terminal, e.g. a SLURM .out file): one plain line
+    per finished epoch on global rank 0, instead of a progress bar's carriage returns."""
+
+    def __init__(self, timer: EpochTimer):
+        self.timer = timer
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.is_global_zero and not trainer.sanity_checking:
+            print(progress_line(trainer, self.timer), flush=True)
+
+
+def eta_progress_bar(timer: EpochTimer):
+    """Lightning's terminal progress bar (rich where rich is installed, as Lightning's own default,
+    else tqdm) with the last epoch's time and the ETA beside its metrics."""
+    from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+    from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
+
+    class EtaProgressBar(RichProgressBar if _RICH_AVAILABLE else TQDMProgressBar):
+        def get_metrics(self, trainer, module):
+            items = super().get_metrics(trainer, module)
+            items.pop("v_num", None)
+            if timer.epoch:
+                items["epoch_s"] = f"{timer.epoch['train_epoch_s'] + timer.epoch['eval_s']:.1f}"
+                items["ETA"] = duration(timer.eta_s(trainer))
+            return items
+
+    return EtaProgressBar()

@@ -35,7 +35,8 @@ Every run writes config.yaml, metrics.csv, checkpoints/ and results.json in its 
 LIST_GROUPS = {"losses": "loss", "loss": "loss", "data": "data", "datasets": "data", "models": "model",
                "model": "model", "optimizers": "optimizer", "optimizer": "optimizer", "schedulers": "scheduler",
                "scheduler": "scheduler", "trainers": "trainer", "trainer": "trainer", "loggers": "logger",
-               "logger": "logger", "experiments": "experiments", "sweeps": "experiments"}
+               "logger": "logger", "callbacks": "callbacks", "debug": "debug", "experiments": "experiments",
+               "sweeps": "experiments"}
 
 
 def _is_override(arg: str) -> bool:
@@ -63,9 +64,9 @@ def _job_task(outcomes: list):
         choices = dict(hydra_cfg.runtime.choices)
         overrides = list(hydra_cfg.overrides.task)
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
-        if multirun and choices.get("logger") == "wandb" and not cfg.logger.get("group"):
+        if multirun and "wandb" in (cfg.get("logger") or {}) and not cfg.logger.wandb.get("group"):
             with open_dict(cfg):  # one W&B group per multirun
-                cfg.logger.group = Path(hydra_cfg.sweep.dir).name
+                cfg.logger.wandb.group = Path(hydra_cfg.sweep.dir).name
         threads = _shared_threads(cfg, hydra_cfg.launcher) if multirun else None
         if threads is not None:
             with open_dict(cfg):  # trainer.threads is resume-neutral: a re-run may share differently
@@ -148,13 +149,19 @@ def train(args: list[str]) -> int:
     from hydra._internal.utils import get_args_parser
 
     parsed = get_args_parser().parse_args(args)
-    if not (parsed.help or parsed.hydra_help or parsed.info):
+    # Hydra's own modes take no job config: help, --info, -sc (its overrides are `install=bash`),
+    # --experimental-rerun; under -cp Hydra finds the primary config itself and says what is wrong.
+    if not (parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion
+            or parsed.experimental_rerun or parsed.config_path):
         try:
             from lossbench.config_check import check_overrides
 
-            check_overrides(parsed.overrides)
+            check_overrides(parsed.overrides, config_dir=parsed.config_dir, config_name=parsed.config_name)
         except UsageError as err:
             fail(str(err))
+    from lossbench.config_check import register_help_resolver
+
+    register_help_resolver()  # for --help; registered always, so that any resolution of hydra.help works
     import hydra
 
     from lossbench.distributed import is_global_zero

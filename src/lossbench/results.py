@@ -9,7 +9,13 @@ results.json is one JSON object (strict JSON: a non-finite number is written as 
   final, best       test metrics of the final-epoch and of the best-on-validation weights
                     (`TEST_METRICS`, each prefixed "test_", plus "epoch"; best adds "selected_by")
   reliability       {"final", "best"}: the test reliability-diagram bins, for the report's plots
-  device, precision, world_size
+  device, device_name, precision, world_size, threads, host
+                    where it ran: torch's device, the GPU model (torch.cuda.get_device_name) or
+                    the CPU model, the number of processes, torch threads, the host name
+  throughput        the whole job: train_images_per_s, train_s, train_epoch_s, eval_s (validation
+                    and test), train_images, epochs (metrics.csv has train_epoch_s, eval_s and
+                    train_images_per_s per epoch)
+  progress          while running: epochs_done, max_epochs, train_images_per_s, eta_s (sweep lines)
   last_epoch        the last finished epoch (while running, and after an interruption)
   segments          one entry per start of the job: {"resumed_from_epoch", "wall_time_s", "status"}
   wall_time_s       the sum of the segments' wall times

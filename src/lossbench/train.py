@@ -94,25 +94,91 @@ def _set_threads(trainer_cfg: dict) -> int:
     return torch.get_num_threads()
 
 
-def _loggers(cfg: DictConfig, run_dir: Path, logger_choice: str | None, sweep: dict | None):
-    """The extra logger chosen by `logger=` (csv adds none: metrics.csv is always written)."""
-    import uuid
-
+def _loggers(cfg: DictConfig, run_dir: Path, sweep: dict | None) -> list:
+    """The external loggers of `cfg.logger`, one per entry ({"tensorboard": {...}, "wandb": {...}}:
+    `logger=[tensorboard,wandb]` composes them), each set up as when used alone; csv adds none
+    (metrics.csv is always written)."""
     from hydra.utils import instantiate
 
-    if not cfg.get("logger"):
-        return []
-    extra = {}
-    if logger_choice == "wandb":
+    loggers = []
+    for name, node in (cfg.get("logger") or {}).items():
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise UsageError(f"logger.{name} is not a logger config (it needs a _target_); the logger group "
+                             f"composes as logger=[tensorboard,wandb] (see `lossbench list loggers`).")
+        logger = instantiate(node, **_logger_placement(node, run_dir, sweep))
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # the resolved config, logged once
+        loggers.append(logger)
+    return loggers
+
+
+def _logger_placement(node: DictConfig, run_dir: Path, sweep: dict | None) -> dict:
+    """Where a logger writes: into the run directory. A W&B run gets a unique id, the sweep as its
+    group, and the WANDB_PROJECT / WANDB_DIR of the environment unless the config names them."""
+    import uuid
+
+    target = str(node.get("_target_", ""))
+    if target.endswith("WandbLogger"):
         # A W&B id names one run in the project: a job directory's name repeats across sweeps (and a
         # re-run job reuses it), so a random suffix keeps every job its own run, never merged.
-        extra = {"save_dir": str(run_dir), "name": run_dir.name, "id": f"{run_dir.name[:48]}-{uuid.uuid4().hex[:8]}",
-                 "group": cfg.logger.group or (sweep or {}).get("name"), "reinit": "finish_previous"}
-    elif logger_choice == "tensorboard":
-        extra = {"save_dir": str(run_dir)}
-    logger = instantiate(cfg.logger, **extra)
-    logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # the resolved config, logged once
-    return [logger]
+        extra = {"name": run_dir.name, "id": f"{run_dir.name[:48]}-{uuid.uuid4().hex[:8]}",
+                 "group": node.get("group") or (sweep or {}).get("name"), "reinit": "finish_previous",
+                 "project": node.get("project") or os.environ.get("WANDB_PROJECT") or "lossbench"}
+        # wandb.init reads WANDB_DIR (and WANDB_ENTITY) only when no dir (entity) is passed.
+        extra["save_dir"] = node.get("save_dir") or (None if os.environ.get("WANDB_DIR") else str(run_dir))
+        return extra
+    if target.endswith(("TensorBoardLogger", "CSVLogger")) and not node.get("save_dir"):
+        return {"save_dir": str(run_dir)}
+    return {}
+
+
+def _user_callbacks(cfg: DictConfig) -> list:
+    """The callbacks of the `callbacks` group ({"early_stopping": {...}, ...}: callbacks=[a,b]
+    composes them, `+callbacks.mine._target_=pkg.Class` adds one), instantiated."""
+    from hydra.utils import instantiate
+
+    out = []
+    for name, node in (cfg.get("callbacks") or {}).items():
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise UsageError(f"callbacks.{name} is not a callback config: give it a _target_ (the class), e.g. "
+                             f"+callbacks.{name}._target_=lightning.pytorch.callbacks.EarlyStopping.")
+        out.append(_checked(lambda node=node: instantiate(node), f"callbacks.{name}"))
+    return out
+
+
+def _progress_callbacks(trainer_cfg: dict, timer, user_callbacks: list) -> list:
+    """A terminal gets Lightning's progress bar with the epoch time and ETA; a log file (stdout not
+    a terminal: SLURM's .out, a pipe) one plain line per epoch instead. Nothing when the bar is off
+    (sweeps) or the user brought a progress bar of their own."""
+    import sys
+
+    from lightning.pytorch.callbacks import ProgressBar
+
+    from lossbench.callbacks import PlainProgress, eta_progress_bar
+
+    if not trainer_cfg.get("enable_progress_bar", True) or any(isinstance(c, ProgressBar) for c in user_callbacks):
+        return []
+    if sys.stdout.isatty():
+        return [eta_progress_bar(timer)]
+    trainer_cfg["enable_progress_bar"] = False
+    return [PlainProgress(timer)]
+
+
+def device_name(device) -> str:
+    """The model of the device that trained: the GPU's name, or the CPU's from /proc/cpuinfo."""
+    import platform
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _checkpoint_epoch(path: str) -> int:
@@ -178,7 +244,7 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
             record["versions"] = versions()
             if writer:
                 write_json(run_dir / RESULTS_FILE, record)
-            if choices.get("logger") == "wandb":
+            if "wandb" in (cfg.get("logger") or {}):
                 import wandb
 
                 wandb.finish()  # one W&B run per job: never let the next job of a multirun append to it
@@ -209,8 +275,9 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     import lightning as L
     from hydra.utils import instantiate
 
-    from lossbench.callbacks import (EpochMetricsCSV, RandomState, RunningRecord, StopOnRequest,
+    from lossbench.callbacks import (EpochMetricsCSV, EpochTimer, RandomState, RunningRecord, StopOnRequest,
                                      checkpoint_callbacks)
+    from lossbench.logged_results import log_test_results
     from lossbench.module import ClassificationModule
 
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
@@ -219,6 +286,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     compile_model = bool(trainer_cfg.pop("compile", False))
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = _build_components(cfg, choices)
+    user_callbacks = _user_callbacks(cfg)  # a bad callback config fails here, before the data loads
     stop.raise_if_requested(" before the data was loaded")
     datamodule.setup("fit")
     class_counts = datamodule.class_counts
@@ -239,13 +307,21 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     trainer_cfg["precision"] = _precision(cfg.trainer)
     if not has_val:
         trainer_cfg["limit_val_batches"] = 0
-    callbacks = [EpochMetricsCSV(run_dir / "metrics.csv"), RandomState(), StopOnRequest(stop),
-                 RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer), *([best] if best else []), last]
+    loggers = _loggers(cfg, run_dir, sweep)
+    timer = EpochTimer()  # first: the callbacks after it read the epoch's times
+    running = RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer, timer=timer)
+    callbacks = [timer, EpochMetricsCSV(run_dir / "metrics.csv", extra=timer.epoch_fields), RandomState(),
+                 StopOnRequest(stop), running, *([best] if best else []), last,
+                 *_progress_callbacks(trainer_cfg, timer, user_callbacks), *user_callbacks]
+    if loggers:
+        from lightning.pytorch.callbacks import LearningRateMonitor
+
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     # The data module shards each split over DDP ranks itself (data/sampling.py): Lightning must not
     # wrap its samplers in a DistributedSampler on top.
     trainer = instantiate(trainer_cfg, default_root_dir=str(run_dir), enable_checkpointing=True,
                           use_distributed_sampler=False, callbacks=callbacks,
-                          logger=_loggers(cfg, run_dir, choices.get("logger"), sweep) or False, num_sanity_val_steps=0)
+                          logger=loggers or False, num_sanity_val_steps=0)
     stop.trainer = trainer
     stop.raise_if_requested(" before training started")
     try:
@@ -267,7 +343,11 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
         raise JobInterrupted(signum, f" in epoch {trainer.current_epoch}") from None
     if trainer.interrupted:
         raise JobInterrupted(stop.signum or 2, f" in epoch {trainer.current_epoch}")
+    if trainer.is_global_zero:
+        log_test_results(loggers, out, class_counts, trainer.global_step)
+    out["throughput"] = timer.job_fields()
     out["device"] = str(trainer.strategy.root_device)
+    out["device_name"] = device_name(trainer.strategy.root_device)
     out["precision"] = trainer_cfg["precision"]
     out["world_size"] = int(trainer.world_size)
     out["threads"] = threads

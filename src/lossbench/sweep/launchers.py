@@ -90,7 +90,8 @@ def threads_per_job(parallel: int) -> int:
 
 # -- the sweep loop shared by every launcher -----------------------------------------------------
 class Progress:
-    """The sweep's console lines: one as each job starts and ends, and a periodic summary."""
+    """The sweep's console lines: one as each job starts and ends (with its training img/s), and a
+    periodic summary with the epoch, img/s and ETA of each running job (from its results.json)."""
 
     def __init__(self, name: str, total: int):
         self.name, self.total, self.started, self.last = name, total, time.time(), time.time()
@@ -103,11 +104,55 @@ class Progress:
     def say(self, text: str) -> None:
         print(text, flush=True)
 
-    def periodic(self, counts: dict) -> None:
-        if time.time() - self.last >= STATUS_EVERY_S:
+    def ended(self, i: int, spec: SweepJob, record: dict, suffix: str = "") -> None:
+        from lossbench.sweep.runner import outcome_line
+
+        speed = ((record.get("throughput") or {}).get("train_images_per_s") if record.get("status") == "completed"
+                 else None)
+        self.say(f"{self.head(i, spec)}: {outcome_line(record)}" + (f"  {speed:.0f} img/s" if speed else "") + suffix)
+
+    def periodic(self, counts: dict, running: list[tuple[int, SweepJob]] = (), force: bool = False) -> None:
+        if force or time.time() - self.last >= STATUS_EVERY_S:
             self.last = time.time()
             parts = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-            self.say(f"sweep {self.name}: {parts} ({time.time() - self.started:.0f} s)")
+            jobs = [text for text in (self.job_progress(i, spec) for i, spec in running) if text]
+            self.say(f"sweep {self.name}: {parts} ({time.time() - self.started:.0f} s)"
+                     + "".join(f"; {text}" for text in jobs))
+
+    def job_progress(self, i: int, spec: SweepJob) -> str | None:
+        """`[3/8] epoch 5/30, 1234 img/s, ETA 3m10s` of a running job, from its results.json."""
+        from lossbench.callbacks import duration
+
+        record = read_results(Path(spec.job_dir) / RESULTS_FILE)
+        progress = (record or {}).get("progress") if (record or {}).get("status") == "running" else None
+        if not progress:
+            return None
+        return (f"[{i}/{self.total}] epoch {progress['epochs_done']}/{progress['max_epochs']}, "
+                f"{progress['train_images_per_s']:.0f} img/s, ETA {duration(progress.get('eta_s'))}")
+
+
+class _PeriodicThread:
+    """Calls `progress.periodic` every STATUS_EVERY_S seconds while the inline launcher's job runs
+    in the main thread."""
+
+    def __init__(self, progress: Progress, counts, running):
+        import threading
+
+        self.progress, self.counts, self.running = progress, counts, running
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="sweep-progress", daemon=True)
+
+    def _loop(self) -> None:
+        while not self.stop.wait(max(0.2, STATUS_EVERY_S - (time.time() - self.progress.last))):
+            self.progress.periodic(self.counts(), self.running())
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=5)
 
 
 def _without_unavailable_data(indexed: list[tuple[int, SweepJob]], progress: Progress,
@@ -165,25 +210,34 @@ def _record_on_disk(spec: SweepJob) -> dict:
 
 def _run_inline(indexed, progress: Progress, records: dict, stop_requested) -> None:
     from lossbench.interrupts import JobInterrupted
-    from lossbench.sweep.runner import outcome_line
 
-    for i, spec in indexed:
-        if stop_requested():
-            return
-        progress.say(f"{progress.head(i, spec)} ...")
-        try:
-            records[i] = spec()
-        except JobInterrupted as err:
-            progress.say(f"{progress.head(i, spec)}: {err}")
-            raise
-        progress.say(f"{progress.head(i, spec)}: {outcome_line(records[i])}")
+    current: list[tuple[int, SweepJob]] = []
+    left = len(indexed)
+
+    def counts() -> dict:
+        return {"done": len(records), "running": len(current), "pending": left - len(current)}
+
+    with _PeriodicThread(progress, counts, lambda: list(current)):
+        for i, spec in indexed:
+            if stop_requested():
+                return
+            progress.say(f"{progress.head(i, spec)} ...")
+            current[:] = [(i, spec)]
+            try:
+                records[i] = spec()
+            except JobInterrupted as err:
+                progress.say(f"{progress.head(i, spec)}: {err}")
+                raise
+            finally:
+                current.clear()
+                left -= 1
+            progress.ended(i, spec, records[i])
 
 
 def _run_local(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress, records: dict,
                stop_requested) -> None:
     import submitit
 
-    from lossbench.sweep.runner import outcome_line
 
     parallel, slots = local_slots(opts, gpu_count())
     threads = threads_per_job(parallel)
@@ -216,8 +270,9 @@ def _run_local(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
             i, spec, slot = running.pop(job)
             free.append(slot)
             records[i] = _finished(job, spec)
-            progress.say(f"{progress.head(i, spec)}: {outcome_line(records[i])}")
-        progress.periodic({"done": len(records), "running": len(running), "pending": len(queue)})
+            progress.ended(i, spec, records[i])
+        progress.periodic({"done": len(records), "running": len(running), "pending": len(queue)},
+                          [(i, spec) for i, spec, _ in running.values()])
         time.sleep(0.2)
 
 
@@ -295,8 +350,6 @@ def _run_slurm(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
                stop_requested) -> None:
     import submitit
 
-    from lossbench.sweep.runner import outcome_line
-
     if shutil.which("sbatch") is None:
         raise UsageError("--launcher slurm needs the `sbatch` command, which is not on PATH here. Run this on a "
                          "SLURM login node, or use --launcher local to run the jobs on this machine.")
@@ -339,8 +392,8 @@ def _run_slurm(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
             if status in ("completed", "failed") or (ended and status != "running"):
                 running.pop(job)
                 records[i] = record if isinstance(record, dict) else _finished(job, spec)
-                progress.say(f"{progress.head(i, spec)}: {outcome_line(records[i])} (SLURM {job.job_id})")
-        progress.periodic({"done": len(records), "queued or running": len(running)})
+                progress.ended(i, spec, records[i], f" (SLURM {job.job_id})")
+        progress.periodic({"done": len(records), "queued or running": len(running)}, list(running.values()))
         time.sleep(1.0)
 
 
