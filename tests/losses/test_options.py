@@ -189,7 +189,7 @@ def test_bad_choices_and_unknown_names_are_value_errors():
         build_loss("ce", num_classes=C, class_counts=COUNTS, reweight="balanced")
     with pytest.raises(ValueError, match="second='max' is not one of"):
         build_loss("dual_focal", num_classes=C, second="max")
-    with pytest.raises(ValueError, match="weighting='cb' is not one of 'inverse', 'none'"):
+    with pytest.raises(ValueError, match="weighting='cb' is not one of 'inverse', 'class_balanced', 'none'"):
         build_loss("ib", num_classes=C, class_counts=COUNTS, weighting="cb")
     with pytest.raises(ValueError, match="profile='exp' is not one of 'concave', 'linear', 'convex'"):
         build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, profile="exp")
