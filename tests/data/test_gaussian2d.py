@@ -90,6 +90,7 @@ def test_batches_are_the_points_themselves_standardised_by_mean_and_std():
     ({"means": ((0.0, 0.0), (1.0,))}, "two class means"),
     ({"covariance": ((1.0, 2.0), (2.0, 1.0))}, "not positive definite"),
     ({"covariance": ((1.0, 0.5), (0.0, 1.0))}, "symmetric 2 x 2"),
+    ({"covariance": ((1.0, 0.0), (0.0,))}, "symmetric 2 x 2"),
     ({"priors": (0.9, 0.2)}, "sum to 1"),
     ({"priors": (1.0, 0.0)}, "two positive class probabilities"),
     ({"num_train": 1}, "num_train=1 is out of range"),

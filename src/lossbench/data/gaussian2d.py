@@ -39,14 +39,10 @@ class Gaussian2dDataModule(ImageDataModule):
     def __init__(self, *, means=((-1.0, -1.0), (1.0, 1.0)), covariance=((1.0, 0.0), (0.0, 1.0)),
                  priors=(0.95, 0.05), num_train: int = 10_000, num_test: int = 10_000, data_seed: int = 0,
                  **common):
-        try:
-            self.means = np.asarray([list(m) for m in means], dtype=np.float64)
-        except (TypeError, ValueError):
-            self.means = np.zeros(0)
+        self.means, self.covariance = _matrix(means), _matrix(covariance)
+        self.priors = np.asarray(list(priors), dtype=np.float64)
         if self.means.ndim != 2 or self.means.shape[0] != 2 or self.means.shape[1] < 1:
             raise ValueError(f"data.means={means!r}: give two class means of equal length d (two classes).")
-        self.covariance = np.asarray([list(row) for row in covariance], dtype=np.float64)
-        self.priors = np.asarray(list(priors), dtype=np.float64)
         d = self.means.shape[1]
         if self.covariance.shape != (d, d) or not np.allclose(self.covariance, self.covariance.T):
             raise ValueError(f"data.covariance={covariance!r}: give one symmetric {d} x {d} matrix (shared by both "
@@ -106,6 +102,14 @@ class Gaussian2dDataModule(ImageDataModule):
         device, rank, world = self._placement()
         x, y = self._on_device(split, device)
         return PointLoader(x, y, self.eval_batch_size, self.mean, self.std, order=eval_shard(len(y), rank, world))
+
+
+def _matrix(rows) -> np.ndarray:
+    """A list of equal-length rows as a float64 matrix; ragged or non-numeric input as an empty array."""
+    try:
+        return np.asarray([list(row) for row in rows], dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.zeros(0)
 
 
 class PointLoader(DeviceLoader):
