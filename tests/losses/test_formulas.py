@@ -69,6 +69,22 @@ def logit_adjust(z, y, tau=1.0):
     return ce(z + tau * torch.log(COUNTS / COUNTS.sum()), y)
 
 
+def pairwise_margin(z, y, margin="logit_adjusted", tau=1.0):
+    # Menon et al. 2021, Eq. 11 (alpha_y = 1): log[1 + sum_{j != y} exp(tau Delta_yj + z_j - z_y)], summed as written
+    # (a log-sum-exp over {0} and the C - 1 other terms).
+    pi = COUNTS / COUNTS.sum()
+    delta = {"none": torch.zeros(C, C, dtype=torch.float64),
+             "adaptive": (pi ** -0.25)[:, None].repeat(1, C),
+             "equalised": torch.log(pi)[None, :].repeat(C, 1),
+             "logit_adjusted": torch.log(pi[None, :] / pi[:, None])}[margin]
+    rows = []
+    for i in range(len(y)):
+        t = int(y[i])
+        others = [tau * delta[t, j] + z[i, j] - z[i, t] for j in range(C) if j != t]
+        rows.append(torch.logsumexp(torch.stack([torch.zeros((), dtype=z.dtype), *others]), dim=0))
+    return torch.stack(rows)
+
+
 def balanced_softmax(z, y):
     return ce(z + torch.log(COUNTS), y)  # the reference code adds log n_j (shift-invariant)
 
@@ -359,7 +375,7 @@ def bi_tempered(z, y, t1=0.8, t2=1.2, num_iters=None):  # num_iters: the code's 
 
 REFERENCES = {f.__name__: f for f in (ce, focal, poly1, poly1_focal, ldam, logit_adjust, balanced_softmax, vs, gce,
                                       mae, sce, nce, nce_rce, comp_sum, squentropy, encouraging, dual_focal, ldr_kl,
-                                      cb_sigmoid, cb_focal, eql, seesaw, lade, label_aware_smoothing,
+                                      cb_sigmoid, cb_focal, eql, seesaw, lade, label_aware_smoothing, pairwise_margin,
                                       agce, aul, ael, nce_agce, nce_aul, nce_ael, js, taylor_ce, asl,
                                       brier, mmce, mdca, mbls, flsd, square, spherical_z, bi_tempered)}
 
@@ -378,6 +394,11 @@ CASES = [(name, {}) for name in sorted(REFERENCES)] + [
     ("poly1_focal", {"epsilon": -0.5, "gamma": 1.0}),
     ("ldam", {"max_margin": 1.0, "scale": 10.0}),
     ("logit_adjust", {"tau": 2.0}),
+    ("pairwise_margin", {"margin": "none"}),
+    ("pairwise_margin", {"margin": "adaptive"}),
+    ("pairwise_margin", {"margin": "equalised"}),
+    ("pairwise_margin", {"margin": "equalised", "tau": 0.5}),
+    ("pairwise_margin", {"margin": "adaptive", "tau": 2.0}),
     ("vs", {"gamma": 0.5, "tau": 0.5}),
     ("gce", {"q": 0.2}),
     ("mae", {"scale": 3.0}),

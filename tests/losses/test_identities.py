@@ -43,6 +43,8 @@ CE_CASES = {
     "mbls alpha=0": ("mbls", {"alpha": 0.0}),
     "flsd all gammas 0": ("flsd", {"gamma_low": 0.0, "gamma_mid": 0.0, "gamma": 0.0}),
     "bi_tempered t1=t2=1": ("bi_tempered", {"t1": 1.0, "t2": 1.0}),
+    "pairwise_margin margin=none": ("pairwise_margin", {"margin": "none"}),
+    "pairwise_margin tau=0": ("pairwise_margin", {"margin": "adaptive", "tau": 0.0}),
 }
 
 
@@ -80,6 +82,25 @@ def test_balanced_softmax_is_logit_adjust_at_tau_one_and_vs_at_gamma_zero():
     vs = _value_and_grad(build_loss("vs", num_classes=C, class_counts=COUNTS, gamma=0.0, tau=1.0), logits, targets)
     torch.testing.assert_close(bs, la, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(vs, la, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
+def test_pairwise_margin_logit_adjusted_is_logit_adjust(tau):
+    logits, targets = _batch(3.0, seed=5)
+    pm = build_loss("pairwise_margin", num_classes=C, class_counts=COUNTS, margin="logit_adjusted", tau=tau)
+    la = build_loss("logit_adjust", num_classes=C, class_counts=COUNTS, tau=tau)
+    torch.testing.assert_close(_value_and_grad(pm, logits, targets), _value_and_grad(la, logits, targets),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_pairwise_margin_adaptive_is_unscaled_ldam_with_the_rarest_class_margin_pi_min_to_minus_a_quarter():
+    # LDAM's margins are max_margin n_y^(-1/4) / max n^(-1/4); with max_margin = pi_min^(-1/4) they are pi_y^(-1/4).
+    logits, targets = _batch(3.0, seed=6)
+    pi_min = min(COUNTS) / sum(COUNTS)
+    pm = build_loss("pairwise_margin", num_classes=C, class_counts=COUNTS, margin="adaptive")
+    ldam = build_loss("ldam", num_classes=C, class_counts=COUNTS, max_margin=pi_min ** -0.25, scale=1.0)
+    torch.testing.assert_close(_value_and_grad(pm, logits, targets), _value_and_grad(ldam, logits, targets),
+                               rtol=1e-12, atol=1e-14)
 
 
 def test_focal_and_dual_focal_agree_when_the_target_is_top_and_no_other_class_matters():

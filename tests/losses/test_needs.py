@@ -42,9 +42,17 @@ def inverse_weights():
     return w / w.sum() * C
 
 
-def ib(z, y, f, alpha=1000.0, epsilon=1e-3, weighting="inverse", gamma=None, p_from_weighted_ce=True):
+def cb_weights(beta):
+    # pseulki/IB-Loss (commit e15d390), cifar_train.py, --train_rule CBReweight: (1 - beta) / (1 - beta^n), summing to C.
+    w = (1 - beta) / (1 - beta ** COUNTS)
+    return w / w.sum() * C
+
+
+def ib(z, y, f, alpha=1000.0, epsilon=1e-3, weighting="inverse", gamma=None, p_from_weighted_ce=True,
+       reweight_beta=0.9999):
     # Park et al. 2021: CE / (||dCE/dz||_1 ||h||_1), scaled by alpha, with class weights w.
-    w = inverse_weights()[y] if weighting == "inverse" else torch.ones(len(y), dtype=torch.float64)
+    w = {"inverse": inverse_weights, "class_balanced": lambda: cb_weights(reweight_beta),
+         "none": lambda: torch.ones(C, dtype=torch.float64)}[weighting]()[y]
     influence = alpha / ((probs(z) - onehot(y)).abs().sum(dim=1) * f.abs().sum(dim=1) + epsilon)
     loss = w * ce(z, y)
     if gamma is not None:
@@ -89,6 +97,7 @@ def _grads(value, *leaves):
 
 
 IB_CASES = [("ib", {}), ("ib", {"alpha": 10.0, "epsilon": 0.1, "weighting": "none"}),
+            ("ib", {"weighting": "class_balanced"}), ("ib", {"weighting": "class_balanced", "reweight_beta": 0.99}),
             ("ib_focal", {}), ("ib_focal", {"gamma": 2.0, "alpha": 50.0}),
             ("ib_focal", {"gamma": 0.5, "p_from_weighted_ce": False})]
 

@@ -28,6 +28,8 @@ TABLE = {
     "eql": {"gamma": 0.9, "lambda_": 0.005}, "seesaw": {"p": 0.8, "q": 2.0, "eps": 0.01},
     "lade": {"alpha": 0.1, "lambda_": 0.01},
     "label_aware_smoothing": {"eps_head": 0.3, "eps_tail": 0.0, "profile": "concave"},
+    # Issue 11 section 3 (la_synthetic): Menon et al.'s pairwise margin loss, defaulting to their logit adjustment.
+    "pairwise_margin": {"margin": "logit_adjusted", "tau": 1.0},
     # Issue 11: ALFs CIFAR-10 config values, GJS pi = (0.7, 0.3), Taylor order 2, ASLSingleLabel's defaults.
     "agce": {"a": 0.6, "q": 0.6}, "aul": {"a": 5.5, "q": 3.0}, "ael": {"a": 2.5},
     "nce_agce": {"alpha": 1.0, "beta": 4.0, "a": 6.0, "q": 1.5},
@@ -47,7 +49,7 @@ TABLE = {
 }
 NEEDS = {"ib": {"features"}, "ib_focal": {"features"}, "elr": {"indices"}, "anl_ce": {"model"}}
 NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
-                "label_aware_smoothing", "ib", "ib_focal"}
+                "label_aware_smoothing", "ib", "ib_focal", "pairwise_margin"}
 COMMON = {"reweight": "none", "reweight_beta": 0.9999, "reweight_from_epoch": 0, "logit_clip": None,
           "logz_penalty": 0.0, "posthoc_tau": 0.0}
 
@@ -172,6 +174,7 @@ OUT_OF_RANGE = [
     ("elr", "num_samples", 2.5, "not an integer"),
     ("anl_ce", "alpha", -1.0, r"\[0, inf\)"), ("anl_ce", "delta", -1e-5, r"\[0, inf\)"),
     ("anl_ce", "min_prob", 0.0, r"\(0, 0.2\)"), ("anl_ce", "min_prob", 0.5, r"\(0, 0.2\)"),
+    ("pairwise_margin", "tau", -0.5, r"\[0, inf\)"),
 ]
 
 
@@ -186,10 +189,12 @@ def test_bad_choices_and_unknown_names_are_value_errors():
         build_loss("ce", num_classes=C, class_counts=COUNTS, reweight="balanced")
     with pytest.raises(ValueError, match="second='max' is not one of"):
         build_loss("dual_focal", num_classes=C, second="max")
-    with pytest.raises(ValueError, match="weighting='cb' is not one of 'inverse', 'none'"):
+    with pytest.raises(ValueError, match="weighting='cb' is not one of 'inverse', 'class_balanced', 'none'"):
         build_loss("ib", num_classes=C, class_counts=COUNTS, weighting="cb")
     with pytest.raises(ValueError, match="profile='exp' is not one of 'concave', 'linear', 'convex'"):
         build_loss("label_aware_smoothing", num_classes=C, class_counts=COUNTS, profile="exp")
+    with pytest.raises(ValueError, match="margin='ldam' is not one of 'none', 'adaptive', 'equalised', 'logit_adjusted'"):
+        build_loss("pairwise_margin", num_classes=C, class_counts=COUNTS, margin="ldam")
     with pytest.raises(ValueError, match=r"no parameter 'gama' \(did you mean 'gamma'\?\).*parameters are: gamma"):
         build_loss("focal", num_classes=C, gama=1.0)
     with pytest.raises(ValueError, match=r"unknown loss 'focall'\. Did you mean 'focal'\?"):

@@ -89,6 +89,8 @@ GRADCHECK_CASES = [(name, {}) for name in NAMES] + [
     ("focal", {"p_from_weighted_ce": True, "reweight": "class_balanced", "reweight_beta": 0.99}),
     ("ce", {"label_smoothing": 0.2, "logit_clip": 1.5, "logz_penalty": 0.1}),
     ("ldam", {"reweight": "inverse"}),
+    ("pairwise_margin", {"margin": "equalised", "tau": 0.5}),
+    ("pairwise_margin", {"margin": "adaptive"}),
     ("comp_sum", {"tau": 0.5}),
     ("comp_sum", {"tau": 2.5}),
     ("encouraging", {"log_end": 1.0}),

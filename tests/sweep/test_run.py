@@ -45,13 +45,13 @@ def test_smoke_version_of_every_sweep_runs_every_method(name, tmp_path, capsys):
         loss = next(o.split("=")[1] for o in job.overrides if o.startswith("loss="))
         data = next(o.split("=")[1] for o in job.overrides if o.startswith("data="))
         assert res["loss"] == loss and res["data"] == "synthetic" and res["sweep"]["smoke"] is True
-        assert res["num_classes"] == (100 if "cifar100" in data else 10)
+        assert res["num_classes"] == {"cifar100": 100, "gaussian2d": 2}.get(data.removesuffix("_lt"), 10)
         assert res["final"]["test_acc"] is not None and len(res["final"]["test_per_class_acc"]) == res["num_classes"]
         # the method's own loss options reach the job's config unchanged (DRW moved to epoch 1 in smoke)
         cfg = yaml.safe_load((tmp_path / res["sweep"]["job"] / "config.yaml").read_text())
         for o in job.overrides:
             key, value = o.split("=", 1)
-            if key.startswith("loss.") and key != "loss.reweight_from_epoch":
+            if key.startswith("loss.") and key not in ("loss.reweight_from_epoch", "loss.start_epoch"):
                 assert str(cfg["loss"][key[5:]]) == str(yaml.safe_load(value)), (key, cfg["loss"])
         assert (tmp_path / "sweep.json").is_file()
 

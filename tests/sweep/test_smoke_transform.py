@@ -21,3 +21,11 @@ def test_smoke_keeps_the_method_and_shrinks_data_and_trainer():
     assert "data.label_noise.type=pairflip" in out  # CIFAR's asymmetric map does not exist for synthetic classes
     assert "data.batch_size=32" in out and "data.eval_batch_size=64" in out
     assert not [o for o in out if o.startswith(("data.root", "data.mean", "trainer.max_epochs", "trainer=cpu"))]
+
+
+def test_smoke_moves_the_influence_balanced_start_epoch_to_one_and_keeps_the_ib_schedule():
+    job = ["data=cifar10_lt", "scheduler.milestones=[100,160,180]", "loss=ib", "loss.start_epoch=100",
+           "loss.weighting=class_balanced", "seed=0"]
+    out = smoke_overrides(job, SYNTHETIC_KEYS, num_classes=10)
+    assert "loss.start_epoch=1" in out and "loss.start_epoch=100" not in out
+    assert {"loss=ib", "loss.weighting=class_balanced", "scheduler.milestones=[100,160,180]"} <= set(out)

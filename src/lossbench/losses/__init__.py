@@ -9,8 +9,8 @@ from lossbench.losses.registry import build_loss, get_loss_class, list_losses, r
 # Registration happens on import: keep one import per loss module here.
 from lossbench.losses import (  # noqa: E402,F401  isort: skip
     alf, anl, asl, bi_tempered, brier, ce, class_balanced, comp_sum, dual_focal, elr, encouraging, eql, flsd, focal,
-    ib, js, lade, label_aware_smoothing, ldam, ldr, logit_adjust, mbls, mdca, mmce, poly, seesaw, spherical_z,
-    square, squentropy, symmetric, taylor, vs)
+    ib, js, lade, label_aware_smoothing, ldam, ldr, logit_adjust, mbls, mdca, mmce, pairwise_margin, poly, seesaw,
+    spherical_z, square, squentropy, symmetric, taylor, vs)
 
 from lossbench.losses.alf import AELLoss, AGCELoss, AULLoss, NCEandAELLoss, NCEandAGCELoss, NCEandAULLoss  # noqa: E402
 from lossbench.losses.anl import ANLCELoss  # noqa: E402
@@ -36,6 +36,7 @@ from lossbench.losses.logit_adjust import BalancedSoftmaxLoss, LogitAdjustedLoss
 from lossbench.losses.mbls import MbLSLoss  # noqa: E402
 from lossbench.losses.mdca import MDCALoss  # noqa: E402
 from lossbench.losses.mmce import MMCELoss  # noqa: E402
+from lossbench.losses.pairwise_margin import PairwiseMarginLoss  # noqa: E402
 from lossbench.losses.poly import Poly1CrossEntropyLoss, Poly1FocalLoss  # noqa: E402
 from lossbench.losses.seesaw import SeesawLoss  # noqa: E402
 from lossbench.losses.spherical_z import SphericalZLoss  # noqa: E402
@@ -52,5 +53,5 @@ __all__ = ["ClassificationLoss", "build_loss", "get_loss_class", "list_losses", 
            "FocalLoss", "GeneralizedCrossEntropyLoss", "IBFocalLoss", "IBLoss", "JensenShannonLoss", "LADELoss",
            "LDAMLoss", "LDRKLLoss", "LabelAwareSmoothingLoss", "LogitAdjustedLoss", "MAELoss", "MDCALoss",
            "MMCELoss", "MbLSLoss", "NCEandAELLoss", "NCEandAGCELoss", "NCEandAULLoss", "NCEandRCELoss",
-           "NormalizedCrossEntropyLoss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SeesawLoss", "SphericalZLoss",
+           "NormalizedCrossEntropyLoss", "PairwiseMarginLoss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SeesawLoss", "SphericalZLoss",
            "SquareLoss", "SquentropyLoss", "SymmetricCrossEntropyLoss", "TaylorCrossEntropyLoss", "VSLoss"]

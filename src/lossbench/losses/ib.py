@@ -12,7 +12,8 @@ class weights, and the batch loss the plain mean over samples. Before `start_epo
 Reference: pseulki/IB-Loss (commit e15d390), losses.py `IBLoss` / `IB_FocalLoss` and
 cifar_train.py. Defaults are its CIFAR settings: alpha = 1000 (the script passes 1000; the class
 default is 10000), epsilon = 1e-3, weights `inverse` (its `--train_rule IBReweight`: w_j ∝ 1/n_j,
-summing to C), start_epoch = 100 (`--start_ib_epoch`, of 200 epochs; 0-based, the script's
+summing to C; `class_balanced`, its `--train_rule CBReweight` for the paper's IB + CB row: Cui et al.'s
+weights with beta = `reweight_beta`, 0.9999 as the script, also summing to C), start_epoch = 100 (`--start_ib_epoch`, of 200 epochs; 0-based, the script's
 `epoch >= start_ib_epoch`), gamma = 1 for ib_focal (the script's value).
 As the code:
   - h enters as ||h||_1 (its models return torch.sum(|features|, 1)) and nothing is detached: the
@@ -31,10 +32,11 @@ from __future__ import annotations
 from torch import Tensor
 
 from lossbench.losses._terms import NLLMap, focal_value_and_slope, p_minus_one, target_nll
-from lossbench.losses.base import ClassificationLoss, check_choice, check_range, inverse_frequency_weights
+from lossbench.losses.base import (ClassificationLoss, check_choice, check_range, class_balanced_weights,
+                                   inverse_frequency_weights)
 from lossbench.losses.registry import register_loss
 
-WEIGHTINGS = ("inverse", "none")
+WEIGHTINGS = ("inverse", "class_balanced", "none")
 
 
 class _InfluenceBalanced(ClassificationLoss):
@@ -47,7 +49,11 @@ class _InfluenceBalanced(ClassificationLoss):
         self.epsilon = check_range("epsilon", epsilon, 0.0, low_open=True)
         self.weighting = check_choice("weighting", weighting, WEIGHTINGS)
         self.start_epoch = int(check_range("start_epoch", start_epoch, 0))
-        weights = inverse_frequency_weights(self.class_counts) if weighting == "inverse" else None
+        weights = None
+        if weighting == "inverse":
+            weights = inverse_frequency_weights(self.class_counts)
+        elif weighting == "class_balanced":  # the script's --train_rule CBReweight, beta 0.9999 there
+            weights = class_balanced_weights(self.class_counts, self.reweight_beta)
         self.register_buffer("ib_weights", weights, persistent=False)
 
     def sample_loss(self, nll: Tensor, weights: Tensor | None) -> Tensor:

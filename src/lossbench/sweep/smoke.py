@@ -5,8 +5,9 @@ also has are kept (imbalance ratio, label noise, sampler, validation fraction, .
 dropped (root, per-channel mean/std, ...); asymmetric label noise becomes pairflip (the asymmetric
 maps are those of CIFAR/MNIST classes); with an imbalance ratio rho the synthetic set gets ceil(2 rho) images per class
 so that the rarest class keeps two. `trainer=smoke` replaces the trainer and its options except
-gradient clipping, and batches are small (32 to train, 64 to evaluate, two of each); a deferred re-weighting epoch (DRW) moves to epoch 1 so that it switches on
-within the two smoke epochs. Model, loss, optimizer and schedule stay as the sweep sets them. The
+gradient clipping, and batches are small (32 to train, 64 to evaluate, two of each); a deferred re-weighting epoch (DRW,
+`loss.reweight_from_epoch`) and an influence-balanced start epoch (`loss.start_epoch`) move to epoch 1 so that they
+switch on within the two smoke epochs. Model, loss, optimizer and schedule stay as the sweep sets them. The
 command line's overrides apply after all that, except those of the data and the run length
 (`kept_in_smoke`): `--smoke trainer.devices=2 trainer.strategy=ddp` smoke-tests DDP.
 """
@@ -21,7 +22,9 @@ KEPT_TRAINER_KEYS = {"gradient_clip_val", "gradient_clip_algorithm"}
 SMOKE_TRAINER_KEYS = {"max_epochs", "max_steps", "limit_train_batches", "limit_val_batches", "limit_test_batches"}
 DROPPED_DATA_KEYS = {"root", "num_classes", "name", "mean", "std"}  # mean/std: per channel of the real data
 MIN_PER_CLASS = 60  # synthetic's default train_per_class
-SMOKE_BATCH, SMOKE_EVAL_BATCH = 32, 64  # two batches of each: a ResNet-50 smoke job stays cheap on a CPU
+SMOKE_BATCH, SMOKE_EVAL_BATCH = 32, 64
+# Loss options that switch something on at an epoch (DRW's weights, IB's influence term): moved to epoch 1.
+DEFERRED_LOSS_EPOCHS = {"loss.reweight_from_epoch", "loss.start_epoch"}  # two batches of each: a ResNet-50 smoke job stays cheap on a CPU
 
 
 def kept_in_smoke(command_line: list[str]) -> list[str]:
@@ -52,7 +55,7 @@ def smoke_overrides(overrides: list[str], synthetic_keys: set[str], num_classes:
         elif key.startswith("trainer."):
             if key[len("trainer."):] not in KEPT_TRAINER_KEYS:
                 continue
-        elif key == "loss.reweight_from_epoch":
+        elif key in DEFERRED_LOSS_EPOCHS:
             override = f"{key}={min(int(value), 1)}"
         kept.append(override)
     small_batches = [f"data.batch_size={SMOKE_BATCH}", f"data.eval_batch_size={SMOKE_EVAL_BATCH}"]

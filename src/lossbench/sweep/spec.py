@@ -13,7 +13,10 @@ A definition holds, besides its opening comment (the question, the paper, the co
             `param` expands the method into one method per value, named "NAME key=value".
   seeds:    [0, 1, 2]
   smoke:    optional {settings: [...]} -- the settings `--smoke` keeps (default: the first one).
-  expected: the published numbers (one block or a list of blocks), see `ExpectedBlock`.
+  expected: the published numbers (one block or a list of blocks): source, metric, form, epoch, note,
+            values (method -> setting -> number or [mean, std]), unpublished (methods the paper lacks),
+            references (label -> number in the block's form, the same in every setting: a line that is
+            no method, e.g. the Bayes-optimal error of a synthetic distribution).
 
 The grid is not a cartesian product of loss parameters: every method carries its own. Job
 overrides are merged fixed -> setting -> method -> method.when -> command line -> seed, a later value
@@ -227,9 +230,15 @@ def _expected(value, where: str, methods: dict, settings: dict) -> list[dict]:
         for method in block.get("unpublished", []) or []:
             if method not in methods:
                 raise _fail(at, f"unpublished names method {method!r}, not in methods.")
+        references = block.get("references") or {}
+        if not isinstance(references, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in references.values()):
+            raise _fail(at, "references maps a label to one number in the block's form, e.g. "
+                            "{Bayes-optimal: 7.86}.")
         out.append({"source": str(block["source"]), "metric": str(block["metric"]), "form": block["form"],
                     "epoch": block["epoch"], "note": block.get("note"), "values": values,
-                    "unpublished": list(block.get("unpublished", []) or [])})
+                    "unpublished": list(block.get("unpublished", []) or []),
+                    "references": {str(k): float(v) for k, v in references.items()}})
     return out
 
 
