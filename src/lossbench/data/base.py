@@ -228,7 +228,9 @@ class ImageDataModule(L.LightningDataModule):
             return DeviceLoader(x, y, self.eval_batch_size, self.mean, self.std, order=eval_shard(len(y), rank, world))
         return DataLoader(AugmentedTensorDataset(getattr(self, f"{split}_x"), getattr(self, f"{split}_y"),
                                                  self.mean, self.std),
-                          batch_size=self.eval_batch_size, shuffle=False, num_workers=self.num_workers,
+                          batch_size=self.eval_batch_size, sampler=eval_shard(len(getattr(self, f"{split}_y")),
+                                                                              rank, world).tolist(),
+                          num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self):
