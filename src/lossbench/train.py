@@ -6,13 +6,15 @@ config. Only the CLI's Hydra entry point reads Hydra's process-wide state.
 
   1. decide whether to resume (resume.py): a run directory with `checkpoints/last.ckpt` and the same
      resolved config is resumed; a different config is refused before anything is written;
-  2. build the data module, the loss (with placeholder class counts) and the model, so bad values
-     fail before any data is loaded;
+  2. check the seed, optimiser, schedule and trainer values (job_values.py), then build the data
+     module, the loss (with placeholder class counts) and the model on the dataset's declared image
+     shape, so bad values fail before any data is loaded (UsageError: error_type "config", exit 2);
   3. load the data; rebuild the loss with the real training class counts;
   4. fit, writing `last.ckpt` and a "running" results.json at the end of every epoch; test the
      final weights, then the best-on-validation weights (never selected on test);
   5. write config.yaml, metrics.csv (per epoch), checkpoints/ and results.json in the run directory.
-A job that fails or is interrupted still writes results.json, saying why.
+A job that fails or is interrupted still writes results.json, saying why; a training loss that
+becomes NaN or infinite stops the job within one epoch (error_type "diverged", with epoch and step).
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.distributed import ddp_job_scope, is_global_zero, release_process_group
-from lossbench.errors import UsageError
+from lossbench.errors import TrainingDiverged, UsageError
 from lossbench.interrupts import JobInterrupted, StopRequest, stop_signals_recorded
+from lossbench.job_values import check_job_values
 from lossbench.results import (RESULTS_FILE, failed_record, metrics_block, new_record, versions, write_json)
 from lossbench.resume import CHECKPOINT_DIR, plan_resume
 
@@ -46,7 +49,8 @@ def _build_components(cfg: DictConfig, choices: dict):
     placeholder_counts = [1] * datamodule.num_classes
     _checked(lambda: instantiate(cfg.loss, num_classes=datamodule.num_classes, class_counts=placeholder_counts),
              f"loss={choices.get('loss')}")
-    _checked(lambda: instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=1, image_size=8),
+    channels, size = datamodule.declared_shape
+    _checked(lambda: instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=channels, image_size=size),
              f"model={choices.get('model')}")
     return datamodule
 
@@ -122,7 +126,7 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     started = time.time()
     run_dir = Path(run_dir).resolve()
     writer = is_global_zero()
-    record = new_record(seed=int(cfg.seed), loss=choices.get("loss"), data=cfg.data.name, model=choices.get("model"),
+    record = new_record(seed=cfg.get("seed"), loss=choices.get("loss"), data=cfg.data.name, model=choices.get("model"),
                         run_dir=run_dir, overrides=overrides, sweep=sweep)
     segments: list[dict] = []
     interrupted: JobInterrupted | None = None
@@ -130,6 +134,14 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
         plan = plan_resume(run_dir, OmegaConf.to_container(cfg, resolve=True), str(cfg.get("resume", "auto")))
     except UsageError as err:  # the directory holds another run: report, and write nothing into it
         return failed_record(record, str(err), "config")
+    try:
+        check_job_values(cfg)
+    except UsageError as err:  # before anything is built or loaded
+        record = failed_record(record, str(err), "config")
+        record.update(segments=[], wall_time_s=0.0, versions=versions())
+        if writer:
+            write_json(run_dir / RESULTS_FILE, record)
+        return record
     with stop_signals_recorded() as stop:
         try:
             segments = [{**s, "status": "killed"} if s.get("status") == "running" else s
@@ -149,6 +161,9 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
             record["signal"] = err.signum
         except UsageError as err:
             record = failed_record(record, str(err), "config")
+        except TrainingDiverged as err:
+            record = failed_record(record, str(err), "diverged")
+            record["diverged"] = {"epoch": err.epoch, "step": err.step, "loss": err.value}
         except Exception as err:  # noqa: BLE001 -- recorded in results.json, reported by the caller
             record = failed_record(record, f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
         finally:
@@ -185,7 +200,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     import lightning as L
     from hydra.utils import instantiate
 
-    from lossbench.callbacks import (EpochMetricsCSV, RandomState, RunningRecord, StopOnRequest,
+    from lossbench.callbacks import (EpochMetricsCSV, RandomState, RunningRecord, StopOnDivergence, StopOnRequest,
                                      checkpoint_callbacks)
     from lossbench.module import ClassificationModule
 
@@ -211,7 +226,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     trainer_cfg["precision"] = _precision(cfg.trainer)
     if not has_val:
         trainer_cfg["limit_val_batches"] = 0
-    callbacks = [EpochMetricsCSV(run_dir / "metrics.csv"), RandomState(), StopOnRequest(stop),
+    callbacks = [EpochMetricsCSV(run_dir / "metrics.csv"), StopOnDivergence(), RandomState(), StopOnRequest(stop),
                  RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer), *([best] if best else []), last]
     # The data module shards each split over DDP ranks itself (data/sampling.py): Lightning must not
     # wrap its samplers in a DistributedSampler on top.

@@ -44,6 +44,7 @@ from lossbench.data.longtail import longtail_counts, longtail_indices
 from lossbench.data.noise import apply_label_noise, check_noise_config
 from lossbench.data.sampling import SAMPLERS, EpochSampler, eval_shard
 from lossbench.data.splits import balanced_heldout, stratified_split
+from lossbench.errors import UsageError
 
 LOADERS = ("auto", "gpu", "torch")
 VAL_SOURCES = ("split", "heldout", "none")
@@ -68,6 +69,7 @@ class ImageDataModule(L.LightningDataModule):
     `load_arrays()`; see the module docstring for the protocol."""
 
     num_classes: int = 0
+    declared_shape: tuple[int, int] = (0, 0)  # (channels, height = width) of its images, known before loading
     asymmetric_noise: str | None = None  # which asymmetric noise map applies (noise.py), if any
     flip_allowed: bool = True  # False for digits: a mirrored digit is another shape
 
@@ -125,6 +127,7 @@ class ImageDataModule(L.LightningDataModule):
                                                              self.profile), self.lt_seed)
             self.lt_indices = keep
             train_x, train_y = train_x[keep], train_y[keep]
+        self.check_no_empty_class(train_y, arrays.class_names, int(np.bincount(np.asarray(arrays.train_labels, dtype=np.int64)).max()))
         self.clean_train_y = train_y
         train_y, self.noise_record = apply_label_noise(train_y, self.num_classes, self.label_noise,
                                                        self.asymmetric_noise, arrays.fine_to_coarse)
@@ -132,7 +135,7 @@ class ImageDataModule(L.LightningDataModule):
             held = balanced_heldout(arrays.train_labels, self.lt_indices, self.val_per_class, self.num_classes,
                                     self.split_seed)
             if len(held) == 0:
-                raise ValueError(f"data.val_source=heldout: the long tail (imbalance_ratio={self.imbalance_ratio:g}) "
+                raise UsageError(f"data.val_source=heldout: the long tail (imbalance_ratio={self.imbalance_ratio:g}) "
                                  f"left no training image unused to hold out; use data.val_source=split.")
             val_x, val_y = arrays.train_images[held], np.asarray(arrays.train_labels, dtype=np.int64)[held]
         else:
@@ -144,9 +147,22 @@ class ImageDataModule(L.LightningDataModule):
         self.test_x = torch.from_numpy(np.ascontiguousarray(arrays.test_images))
         self.test_y = torch.from_numpy(np.asarray(arrays.test_labels, dtype=np.int64))
         if len(self.mean) not in (1, self.in_channels) or len(self.std) not in (1, self.in_channels):
-            raise ValueError(f"data.mean / data.std have {len(self.mean)} values for {self.in_channels}-channel "
+            raise UsageError(f"data.mean / data.std have {len(self.mean)} values for {self.in_channels}-channel "
                              f"images: give one per channel.")
         self._prepared = True
+
+    def check_no_empty_class(self, train_y: np.ndarray, names, n_max: int) -> None:
+        """A class without training images cannot be learned and breaks class-count losses: refuse."""
+        counts = np.bincount(train_y, minlength=self.num_classes)
+        empty = [int(c) for c in np.flatnonzero(counts == 0)]
+        if not empty:
+            return
+        label = ", ".join(f"{c} ({names[c]})" if names else str(c) for c in empty[:20]) + (" ..." if len(empty) > 20 else "")
+        if self.imbalance_ratio != 1.0:
+            raise UsageError(f"data.imbalance_ratio={self.imbalance_ratio:g} leaves {len(empty)} of {self.num_classes} "
+                             f"classes with no training image: {label}. The rarest class keeps int(n_max / ratio) "
+                             f"images, n_max = {n_max} here: use data.imbalance_ratio <= {n_max}.")
+        raise UsageError(f"data={self.name}: {len(empty)} of {self.num_classes} classes have no training image: {label}.")
 
     def split_validation(self, x, y):
         if self.val_source == "none" or self.val_fraction == 0:
