@@ -74,8 +74,9 @@ def _job_task(outcomes: list):
             raise SystemExit(err.exit_code) from None
         outcomes.append(record)
         if record["status"] != "completed":
-            hint = (" Fix it in the overrides or the config (`lossbench list` shows the options)."
-                    if record.get("error_type") == "config" else f" (traceback in {record['run_dir']}/results.json)")
+            hint = {"config": " Fix it in the overrides or the config (`lossbench list` shows the options).",
+                    "diverged": f" (record: {record['run_dir']}/results.json)"}.get(
+                record.get("error_type"), f" (traceback in {record['run_dir']}/results.json)")
             print(f"lossbench: job failed: {record['error']}{hint}", file=sys.stderr)
             if multirun and hydra_cfg.launcher.get("_target_") != BASIC_LAUNCHER:
                 raise JobFailed(f"lossbench: job {record['run_dir']} failed: {record['error'].splitlines()[0]}")

@@ -16,11 +16,12 @@ class UsageError(ValueError):
 
 
 class TrainingDiverged(Exception):
-    """The training loss became NaN or infinite (error_type "diverged"): where, and what to try."""
+    """The training (or validation) loss became NaN or infinite (error_type "diverged"): where, and
+    what to try. `step` counts optimizer steps from 0 over the whole run."""
 
-    def __init__(self, epoch: int, step: int, value: float):
-        self.epoch, self.step, self.value = int(epoch), int(step), float(value)
-        super().__init__(f"training diverged: the loss became {value} in epoch {self.epoch} (global step "
+    def __init__(self, epoch: int, step: int, value: float, what: str = "training loss"):
+        self.epoch, self.step, self.value, self.what = int(epoch), int(step), float(value), what
+        super().__init__(f"training diverged: the {what} became {value} in epoch {self.epoch} (training step "
                          f"{self.step}). Try a lower learning rate (optimizer.lr), a warm-up "
                          f"(scheduler.warmup_epochs) or gradient clipping (trainer.gradient_clip_val).")
 

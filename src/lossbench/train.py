@@ -163,7 +163,8 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
             record = failed_record(record, str(err), "config")
         except TrainingDiverged as err:
             record = failed_record(record, str(err), "diverged")
-            record["diverged"] = {"epoch": err.epoch, "step": err.step, "loss": err.value}
+            # The loss as text: JSON has no NaN/Infinity (results.json writes non-finite numbers as null).
+            record["diverged"] = {"epoch": err.epoch, "step": err.step, "what": err.what, "value": str(err.value)}
         except Exception as err:  # noqa: BLE001 -- recorded in results.json, reported by the caller
             record = failed_record(record, f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
         finally:
