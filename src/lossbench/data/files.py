@@ -64,6 +64,7 @@ def corrupt_file(path: Path, reason: str) -> Exception:
     """The one-paragraph error for a dataset file that exists but cannot be read."""
     from lossbench.errors import UsageError
 
+    reason = reason if len(reason) <= 160 else reason[:160] + "..."
     return UsageError(f"the dataset file {path} cannot be read ({reason}): the copy is corrupt or truncated. "
                       f"Delete it and download the dataset again (or copy it from a good source).")
 
