@@ -126,6 +126,10 @@ def train(args: list[str]) -> int:
     finally:
         sys.argv = [prog, "train", *args]
     multirun_dir = os.environ.pop(MULTIRUN_DIR_ENV, None)
+    if parsed.cfg in ("job", "all") and not parsed.multirun:  # Hydra printed the config: say what auto means here
+        from lossbench.train import precision_note
+
+        print(precision_note(parsed.overrides))
     if not is_global_zero():  # a DDP child: rank 0 reports
         return _exit_code(outcomes) if exit_code is None else exit_code
     if parsed.multirun and multirun_dir:

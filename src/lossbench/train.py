@@ -77,6 +77,24 @@ def _precision(cfg_trainer: DictConfig) -> str:
     return "bf16-mixed" if on_gpu else "32-true"
 
 
+def precision_note(overrides: list[str]) -> str:
+    """A YAML comment for `lossbench train --cfg job`: what trainer.precision resolves to here."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from lossbench.paths import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="train"):
+            trainer = compose("config", overrides=list(overrides)).trainer
+    finally:
+        GlobalHydra.instance().clear()
+    given = trainer.get("precision", "auto")
+    how = " (lossbench's own value, resolved by lossbench)" if given == "auto" else ""
+    return f"# trainer.precision: {given} resolves to {_precision(trainer)} on this machine{how}"
+
+
 def _set_threads(threads) -> int:
     """Torch's intra-op threads: `trainer.threads`, or every core this process may use."""
     import torch
