@@ -160,3 +160,44 @@ def test_a_diverging_run_fails_as_diverged_in_strict_json(lr, runs_root):
     assert record["diverged"]["value"] in ("nan", "inf", "-inf")
     assert "lower learning rate" in record["error"] and "epoch 0" in record["error"]
     assert "final" not in record  # never tested as if it had completed
+
+
+@pytest.mark.parametrize("where", ["override", "environment"])
+def test_an_unwritable_runs_root_is_named_before_anything_runs(where, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", *SMOKE]
+    if where == "override":
+        args.append("runs_root=/proc/lossbench-x")
+        monkeypatch.delenv("LOSSBENCH_RUNS", raising=False)
+    else:
+        monkeypatch.setenv("LOSSBENCH_RUNS", "/proc/lossbench-x")
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert "'/proc/lossbench-x'" in err and ("runs_root" if where == "override" else "LOSSBENCH_RUNS") in err
+    assert "folder you can write" in err
+
+
+def test_a_sweep_job_stopped_by_a_signal_requeues_itself_under_slurm(tmp_path, monkeypatch):
+    # runner.py's SystemExit path is reached: a SLURM job that got a stop signal and requeued itself
+    # leaves with SystemExit (so submitit writes no result and the requeued job runs again).
+    import lossbench.sweep.runner as runner
+    import lossbench.train
+    from lossbench.interrupts import JobInterrupted
+    from lossbench.sweep.spec import Job
+
+    def interrupted(*args, **kwargs):
+        raise JobInterrupted(15, " in epoch 3")
+
+    monkeypatch.setattr(lossbench.train, "run_in_process", interrupted)
+    requeued = []
+    monkeypatch.setattr(runner, "_requeue_self", lambda max_requeues: requeued.append(max_requeues) or True)
+    job = Job(method="m", setting="s", seed=0, overrides=["data=synthetic"])
+    spec = runner.SweepJob(job=job, sweep={}, job_dir=str(tmp_path / "job"), requeue_on_signal=True, max_requeues=2)
+    with pytest.raises(SystemExit) as exit_:
+        runner.run_sweep_job(spec)
+    assert exit_.value.code == JobInterrupted(15, "").exit_code and requeued == [2]
+    spec.requeue_on_signal = False  # outside SLURM the interruption is passed on as it is
+    with pytest.raises(JobInterrupted):
+        runner.run_sweep_job(spec)

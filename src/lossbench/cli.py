@@ -85,6 +85,24 @@ def _job_task(outcomes: list):
     return task
 
 
+def _check_runs_root(overrides: list[str], multirun: bool) -> None:
+    """The folder run directories go into must be one this process can create and write."""
+    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "runs_root"]
+    if multirun and given and "," in given[-1]:
+        return  # a sweep over several roots: Hydra makes each
+    root = Path(given[-1] if given else os.environ.get("LOSSBENCH_RUNS") or "runs").expanduser()
+    where = "runs_root" if given else ("LOSSBENCH_RUNS" if os.environ.get("LOSSBENCH_RUNS") else "runs_root (default)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        writable = os.access(root, os.W_OK | os.X_OK)
+    except OSError as err:
+        raise UsageError(f"{where}={str(root)!r}: cannot create the folder for run directories ({err.strerror}). "
+                         f"Point runs_root=... or LOSSBENCH_RUNS at a folder you can write.") from None
+    if not writable:
+        raise UsageError(f"{where}={str(root)!r} is not writable: run directories cannot be made there. Point "
+                         f"runs_root=... or LOSSBENCH_RUNS at a folder you can write.")
+
+
 def _exit_code(records: list[dict]) -> int:
     interrupted = [r for r in records if r.get("status") == "interrupted"]
     if interrupted:
@@ -104,6 +122,8 @@ def train(args: list[str]) -> int:
             from lossbench.config_check import check_overrides
 
             check_overrides(parsed.overrides)
+            if not parsed.cfg:
+                _check_runs_root(parsed.overrides, parsed.multirun)
         except UsageError as err:
             fail(str(err))
     import hydra
