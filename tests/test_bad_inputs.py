@@ -201,3 +201,29 @@ def test_a_sweep_job_stopped_by_a_signal_requeues_itself_under_slurm(tmp_path, m
     spec.requeue_on_signal = False  # outside SLURM the interruption is passed on as it is
     with pytest.raises(JobInterrupted):
         runner.run_sweep_job(spec)
+
+
+@pytest.mark.parametrize("data,shape", [("cifar10", (3, 32)), ("fashion_mnist", (1, 28)), ("digits_lt", (1, 8)),
+                                        ("synthetic", (1, 8))])
+def test_the_pre_run_check_builds_the_model_on_the_datasets_declared_shape(data, shape, tmp_path, monkeypatch):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    import lossbench.models
+    from lossbench.paths import CONF_DIR
+    from lossbench.train import _build_components
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        root = [f"data.root={tmp_path}"] if data in ("cifar10", "fashion_mnist") else []
+        cfg = compose("config", overrides=[f"data={data}", *root, "model=mlp"])
+    seen = []
+    real = lossbench.models.MLP
+
+    def spy(**kwargs):
+        seen.append((kwargs["in_channels"], kwargs["image_size"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(lossbench.models, "MLP", spy)
+    datamodule = _build_components(cfg, {"data": data, "loss": "ce", "model": "mlp"})
+    assert seen == [shape] and not hasattr(datamodule, "train_x")  # nothing was loaded
