@@ -97,3 +97,22 @@ def test_cfg_job_shows_what_precision_auto_resolves_to(runs_root):
     assert "precision: auto" in proc.stdout
     assert f"# trainer.precision: auto resolves to {expected} on this machine" in proc.stdout
     assert not list(runs_root.rglob("results.json"))  # --cfg runs nothing
+
+
+def test_image_data_yamls_share_the_protocol_keys_and_repeat_none():
+    import yaml
+
+    protocol = yaml.safe_load((CONF_DIR / "data_options" / "protocol.yaml").read_text())
+    assert len(protocol) == 16
+    with_target = [p for p in sorted((CONF_DIR / "data").glob("*.yaml")) if "_target_" in p.read_text()]
+    assert len(with_target) >= 6
+    sharing = []
+    for path in with_target:
+        own = yaml.safe_load(path.read_text())
+        if own["defaults"][0] != "/data_options/protocol@_here_":  # cifar100: a variant of cifar10
+            continue
+        sharing.append(path.stem)
+        assert own["defaults"] == ["/data_options/protocol@_here_", "_self_"], path.name
+        repeated = [k for k, v in own.items() if k in protocol and protocol[k] == v]
+        assert not repeated, f"{path.name} repeats protocol defaults {repeated}"
+    assert sharing == ["cifar10", "digits_lt", "fashion_mnist", "image_folder", "mnist", "synthetic"]
