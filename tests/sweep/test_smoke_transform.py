@@ -21,3 +21,9 @@ def test_smoke_keeps_the_method_and_shrinks_data_and_trainer():
     assert "data.label_noise.type=pairflip" in out  # CIFAR's asymmetric map does not exist for synthetic classes
     assert "data.batch_size=32" in out and "data.eval_batch_size=64" in out
     assert not [o for o in out if o.startswith(("data.root", "data.mean", "trainer.max_epochs", "trainer=cpu"))]
+
+
+def test_smoke_moves_lr_milestones_inside_the_two_epochs():
+    out = smoke_overrides(["data=cifar10_lt", "scheduler=multistep", "scheduler.milestones=[160,180]",
+                           "scheduler.warmup_epochs=5"], SYNTHETIC_KEYS, num_classes=10)
+    assert "scheduler.milestones=[1,1]" in out and "scheduler.warmup_epochs=5" in out

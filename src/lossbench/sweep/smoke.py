@@ -6,7 +6,8 @@ dropped (root, per-channel mean/std, ...); asymmetric label noise becomes pairfl
 maps are those of CIFAR/MNIST classes); with an imbalance ratio rho the synthetic set gets ceil(2 rho) images per class
 so that the rarest class keeps two. `trainer=smoke` replaces the trainer and its options except
 gradient clipping, and batches are small (32 to train, 64 to evaluate, two of each); a deferred re-weighting epoch (DRW) moves to epoch 1 so that it switches on
-within the two smoke epochs. Model, loss, optimizer and schedule stay as the sweep sets them.
+within the two smoke epochs, and so do the schedule's milestones (all at epoch 1: a milestone must lie
+before max_epochs). Model, loss, optimizer and schedule otherwise stay as the sweep sets them.
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def smoke_overrides(overrides: list[str], synthetic_keys: set[str], num_classes:
                 continue
         elif key == "loss.reweight_from_epoch":
             override = f"{key}={min(int(value), 1)}"
+        elif key == "scheduler.milestones":  # lr steps too move inside the smoke epochs (milestones < max_epochs)
+            count = len([v for v in value.strip("[]").split(",") if v.strip()])
+            override = f"{key}=[{','.join(['1'] * count)}]"
         kept.append(override)
     small_batches = [f"data.batch_size={SMOKE_BATCH}", f"data.eval_batch_size={SMOKE_EVAL_BATCH}"]
     return merge_overrides(["data=synthetic", f"data.num_classes={num_classes}", "trainer=smoke"], kept, extra,
