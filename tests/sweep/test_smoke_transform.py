@@ -27,3 +27,9 @@ def test_smoke_moves_lr_milestones_inside_the_two_epochs():
     out = smoke_overrides(["data=cifar10_lt", "scheduler=multistep", "scheduler.milestones=[160,180]",
                            "scheduler.warmup_epochs=5"], SYNTHETIC_KEYS, num_classes=10)
     assert "scheduler.milestones=[1,1]" in out and "scheduler.warmup_epochs=5" in out
+
+
+def test_smoke_clips_gradients_unless_the_sweep_sets_a_clip():
+    assert "trainer.gradient_clip_val=5.0" in smoke_overrides(["data=cifar10", "loss=squentropy"], SYNTHETIC_KEYS, 10)
+    out = smoke_overrides(["data=cifar10", "trainer.gradient_clip_val=1.0"], SYNTHETIC_KEYS, 10)
+    assert [o for o in out if o.startswith("trainer.gradient_clip_val")] == ["trainer.gradient_clip_val=1.0"]
