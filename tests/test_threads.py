@@ -36,4 +36,4 @@ def test_trainer_threads_is_recorded(tmp_path):
 def test_a_seed_that_is_not_an_integer_fails_as_config_without_raising(tmp_path):
     record = run_in_process(["trainer=smoke", "data=synthetic", "seed=abc"], tmp_path / "job")
     assert record["status"] == "failed" and record["error_type"] == "config"
-    assert "seed='abc' is not an integer" in record["error"]
+    assert "seed='abc' is not a seed" in record["error"]

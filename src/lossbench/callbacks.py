@@ -265,3 +265,56 @@ def eta_progress_bar(timer: EpochTimer):
             return items
 
     return EtaProgressBar()
+
+
+class StopOnDivergence(L.Callback):
+    """Stops training with TrainingDiverged once the training loss has been NaN or infinite, or the
+    validation NLL is: the first bad training step is noted on the device every step (no host sync)
+    and checked every `check_every` batches, before each validation and at each epoch end, so a
+    diverged job stops within one epoch and before a checkpoint of that epoch is written (this
+    callback runs before the checkpoint callbacks). Under DDP every rank takes part in the check (a
+    max over ranks), so all stop together."""
+
+    def __init__(self, check_every: int = 50):
+        self.check_every = int(check_every)
+        self.first_bad: torch.Tensor | None = None  # [step, loss] of the first non-finite loss; step -1 if none
+
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is None:
+            return
+        loss = loss.detach().float().reshape(())
+        if self.first_bad is None:
+            self.first_bad = torch.tensor([-1.0, 0.0], device=loss.device)
+        # global_step already counts this batch's optimizer step: the batch's own step is one less.
+        seen = torch.stack([torch.tensor(float(trainer.global_step - 1), device=loss.device), loss])
+        fresh = (~torch.isfinite(loss)) & (self.first_bad[0] < 0)
+        self.first_bad = torch.where(fresh, seen, self.first_bad)
+        if (batch_idx + 1) % self.check_every == 0:
+            self._check(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.state.fn == "fit":
+            self._check(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        from lossbench.errors import TrainingDiverged
+
+        nll = trainer.callback_metrics.get("val_nll")
+        if trainer.state.fn == "fit" and not trainer.sanity_checking and nll is not None and not torch.isfinite(nll):
+            raise TrainingDiverged(trainer.current_epoch, trainer.global_step - 1, float(nll), "validation NLL")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._check(trainer)
+
+    def _check(self, trainer: L.Trainer) -> None:
+        from lossbench.errors import TrainingDiverged
+
+        if self.first_bad is None:
+            return
+        step = self.first_bad[0]
+        if trainer.world_size > 1:
+            step = trainer.strategy.reduce(step.clone(), reduce_op="max")
+        if float(step) >= 0:
+            value = float(self.first_bad[1]) if float(self.first_bad[0]) >= 0 else float("nan")
+            raise TrainingDiverged(trainer.current_epoch, int(float(step)), value)

@@ -81,8 +81,9 @@ def _job_task(outcomes: list):
             record = _unrecorded_failure(cfg, hydra_cfg.runtime.output_dir, choices, overrides, err)
         outcomes.append(record)
         if record["status"] != "completed":
-            hint = (" Fix it in the overrides or the config (`lossbench list` shows the options)."
-                    if record.get("error_type") == "config" else f" (traceback in {record['run_dir']}/results.json)")
+            hint = {"config": " Fix it in the overrides or the config (`lossbench list` shows the options).",
+                    "diverged": f" (record: {record['run_dir']}/results.json)"}.get(
+                record.get("error_type"), f" (traceback in {record['run_dir']}/results.json)")
             print(f"lossbench: job failed: {record['error']}{hint}", file=sys.stderr)
             if multirun and hydra_cfg.launcher.get("_target_") != BASIC_LAUNCHER:
                 raise JobFailed(f"lossbench: job {record['run_dir']} failed: {record['error'].splitlines()[0]}")
@@ -135,6 +136,24 @@ def _unrecorded_failure(cfg, run_dir, choices: dict, overrides: list[str], err: 
     return record
 
 
+def _check_runs_root(overrides: list[str], multirun: bool) -> None:
+    """The folder run directories go into must be one this process can create and write."""
+    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "runs_root"]
+    if multirun and given and "," in given[-1]:
+        return  # a sweep over several roots: Hydra makes each
+    root = Path(given[-1] if given else os.environ.get("LOSSBENCH_RUNS") or "runs").expanduser()
+    where = "runs_root" if given else ("LOSSBENCH_RUNS" if os.environ.get("LOSSBENCH_RUNS") else "runs_root (default)")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        writable = os.access(root, os.W_OK | os.X_OK)
+    except OSError as err:
+        raise UsageError(f"{where}={str(root)!r}: cannot create the folder for run directories ({err.strerror}). "
+                         f"Point runs_root=... or LOSSBENCH_RUNS at a folder you can write.") from None
+    if not writable:
+        raise UsageError(f"{where}={str(root)!r} is not writable: run directories cannot be made there. Point "
+                         f"runs_root=... or LOSSBENCH_RUNS at a folder you can write.")
+
+
 def _exit_code(records: list[dict]) -> int:
     interrupted = [r for r in records if r.get("status") == "interrupted"]
     if interrupted:
@@ -157,6 +176,8 @@ def train(args: list[str]) -> int:
             from lossbench.config_check import check_overrides
 
             check_overrides(parsed.overrides, config_dir=parsed.config_dir, config_name=parsed.config_name)
+            if not parsed.cfg:
+                _check_runs_root(parsed.overrides, parsed.multirun)
         except UsageError as err:
             fail(str(err))
     from lossbench.config_check import register_help_resolver
@@ -184,6 +205,10 @@ def train(args: list[str]) -> int:
         sys.argv = saved_argv
     multirun_dir = os.environ.pop(MULTIRUN_DIR_ENV, None)
     os.environ.pop(MULTIRUN_BATCH_ENV, None)
+    if parsed.cfg in ("job", "all") and not parsed.multirun:  # Hydra printed the config: say what auto means here
+        from lossbench.train import precision_note
+
+        print(precision_note(parsed.overrides))
     if not is_global_zero():  # a DDP child: rank 0 reports
         return _exit_code(outcomes) if exit_code is None else exit_code
     if parsed.multirun and multirun_dir:

@@ -82,19 +82,30 @@ class ClassificationModule(L.LightningModule):
         self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[1]))
         return loss
 
-    # -- evaluation: gather all logits, compute metrics once per epoch ------------------------------
+    # -- evaluation: each rank its shard, gathered; metrics once per epoch ---------------------------
     def _collect(self, batch) -> None:
         x, y = batch
         self._eval_outputs.append((self.eval_logits(x).float(), y))
 
     def _metrics(self) -> dict:
-        logits = torch.cat([o[0] for o in self._eval_outputs])
-        targets = torch.cat([o[1] for o in self._eval_outputs])
+        num_classes = len(self.class_counts)
+        logits = torch.cat([o[0] for o in self._eval_outputs]) if self._eval_outputs else \
+            torch.zeros(0, num_classes, device=self.device)  # a rank whose shard is empty
+        targets = torch.cat([o[1] for o in self._eval_outputs]) if self._eval_outputs else \
+            torch.zeros(0, dtype=torch.long, device=self.device)
         self._eval_outputs.clear()
-        if self.trainer.world_size > 1:  # each rank evaluated a shard: gather the whole split
-            logits = self.all_gather(logits).flatten(0, 1)
-            targets = self.all_gather(targets).flatten(0, 1)
+        if self.trainer.world_size > 1:  # each rank evaluated its own shard: gather the whole split
+            logits, targets = self._gather_shards(logits), self._gather_shards(targets)
         return classification_metrics(logits, targets, self.class_counts)
+
+    def _gather_shards(self, local: Tensor) -> Tensor:
+        """Every rank's rows of an evaluation split, each exactly once. all_gather needs equal
+        shapes, so each shard is padded to the longest and the padding cut off after the gather."""
+        sizes = self.all_gather(torch.tensor([len(local)], device=local.device)).flatten().tolist()
+        longest = max(sizes)
+        padded = torch.cat([local, local.new_zeros((longest - len(local), *local.shape[1:]))])
+        gathered = self.all_gather(padded)  # [world, longest, ...]
+        return torch.cat([gathered[rank, :size] for rank, size in enumerate(sizes)])
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._collect(batch)

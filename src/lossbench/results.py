@@ -20,6 +20,8 @@ results.json is one JSON object (strict JSON: a non-finite number is written as 
   segments          one entry per start of the job: {"resumed_from_epoch", "wall_time_s", "status"}
   wall_time_s       the sum of the segments' wall times
   error, error_type, traceback   why a job did not complete (error_type: `ERROR_TYPES`)
+  diverged          for error_type "diverged": {"epoch", "step", "what", "value"} of the first
+                    non-finite loss (value as text, e.g. "nan": JSON has no NaN)
   sweep             the job's place in a `lossbench sweep` (its name, method, setting, overrides)
   versions          lossbench, torch and lightning versions
 """

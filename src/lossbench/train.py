@@ -6,13 +6,15 @@ config. Only the CLI's Hydra entry point reads Hydra's process-wide state.
 
   1. decide whether to resume (resume.py): a run directory with `checkpoints/last.ckpt` and the same
      resolved config is resumed; a different config is refused before anything is written;
-  2. build the data module, the loss (with placeholder class counts) and the model, so bad values
-     fail before any data is loaded;
+  2. check the seed, optimiser, schedule and trainer values (job_values.py), then build the data
+     module, the loss (with placeholder class counts) and the model on the dataset's declared image
+     shape, so bad values fail before any data is loaded (UsageError: error_type "config", exit 2);
   3. load the data; rebuild the loss with the real training class counts;
   4. fit, writing `last.ckpt` and a "running" results.json at the end of every epoch; test the
      final weights, then the best-on-validation weights (never selected on test);
   5. write config.yaml, metrics.csv (per epoch), checkpoints/ and results.json in the run directory.
-A job that fails or is interrupted still writes results.json, saying why.
+A job that fails or is interrupted still writes results.json, saying why; a training loss that
+becomes NaN or infinite stops the job within one epoch (error_type "diverged", with epoch and step).
 """
 from __future__ import annotations
 
@@ -25,8 +27,9 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from lossbench.distributed import ddp_job_scope, is_global_zero, release_process_group
-from lossbench.errors import UsageError
+from lossbench.errors import TrainingDiverged, UsageError
 from lossbench.interrupts import JobInterrupted, StopRequest, stop_signals_recorded
+from lossbench.job_values import check_job_values
 from lossbench.results import (RESULTS_FILE, failed_record, metrics_block, new_record, versions, write_json)
 from lossbench.resume import CHECKPOINT_DIR, plan_resume
 
@@ -46,7 +49,8 @@ def _build_components(cfg: DictConfig, choices: dict):
     placeholder_counts = [1] * datamodule.num_classes
     _checked(lambda: instantiate(cfg.loss, num_classes=datamodule.num_classes, class_counts=placeholder_counts),
              f"loss={choices.get('loss')}")
-    _checked(lambda: instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=1, image_size=8),
+    channels, size = datamodule.declared_shape
+    _checked(lambda: instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=channels, image_size=size),
              f"model={choices.get('model')}")
     return datamodule
 
@@ -71,6 +75,24 @@ def _precision(cfg_trainer: DictConfig) -> str:
     from lossbench.hardware import auto_precision
 
     return auto_precision(str(cfg_trainer.get("accelerator", "auto")))
+
+
+def precision_note(overrides: list[str]) -> str:
+    """A YAML comment for `lossbench train --cfg job`: what trainer.precision resolves to here."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from lossbench.paths import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="train"):
+            trainer = compose("config", overrides=list(overrides)).trainer
+    finally:
+        GlobalHydra.instance().clear()
+    given = trainer.get("precision", "auto")
+    how = " (lossbench's own value, resolved by lossbench)" if given == "auto" else ""
+    return f"# trainer.precision: {given} resolves to {_precision(trainer)} on this machine{how}"
 
 
 def default_threads(trainer_cfg: dict) -> int:
@@ -206,13 +228,15 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     interrupted: JobInterrupted | None = None
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
-        record.update(seed=_checked_seed(resolved.get("seed")), data=(resolved.get("data") or {}).get("name"))
+        record["data"] = (resolved.get("data") or {}).get("name")
+        check_job_values(cfg)  # seed, optimizer, scheduler and trainer values: before anything is built
         plan = plan_resume(run_dir, resolved, str(resolved.get("resume", "auto")))
-    except Exception as err:  # noqa: BLE001 -- a config that does not resolve, a bad seed, another run's directory
+    except Exception as err:  # noqa: BLE001 -- a config that does not resolve, a bad value, another run's directory
         message = str(err) if isinstance(err, UsageError) else f"the config does not resolve: {err}"
         record = failed_record(record, " ".join(message.split()), "config")
+        record.update(segments=[], wall_time_s=0.0, versions=versions())
         if writer and not (run_dir / RESULTS_FILE).exists():  # never over another run's record
-            write_json(run_dir / RESULTS_FILE, {**record, "wall_time_s": 0.0, "versions": versions()})
+            write_json(run_dir / RESULTS_FILE, record)
         return record
     with stop_signals_recorded() as stop:
         try:
@@ -233,6 +257,10 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
             record["signal"] = err.signum
         except UsageError as err:
             record = failed_record(record, str(err), "config")
+        except TrainingDiverged as err:
+            record = failed_record(record, str(err), "diverged")
+            # The loss as text: JSON has no NaN/Infinity (results.json writes non-finite numbers as null).
+            record["diverged"] = {"epoch": err.epoch, "step": err.step, "what": err.what, "value": str(err.value)}
         except Exception as err:  # noqa: BLE001 -- recorded in results.json, reported by the caller
             record = failed_record(record, f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
         finally:
@@ -253,12 +281,6 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     return record
 
 
-def _checked_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UsageError(f"seed={seed!r} is not an integer: give a whole number, e.g. seed=0.")
-    return seed
-
-
 def _interrupted_message(err: JobInterrupted, record: dict) -> str:
     last = record.get("last_epoch")
     where = (f"the last finished epoch, {last}, is in {CHECKPOINT_DIR}/last.ckpt" if last is not None
@@ -275,8 +297,8 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     import lightning as L
     from hydra.utils import instantiate
 
-    from lossbench.callbacks import (EpochMetricsCSV, EpochTimer, RandomState, RunningRecord, StopOnRequest,
-                                     checkpoint_callbacks)
+    from lossbench.callbacks import (EpochMetricsCSV, EpochTimer, RandomState, RunningRecord, StopOnDivergence,
+                                     StopOnRequest, checkpoint_callbacks)
     from lossbench.logged_results import log_test_results
     from lossbench.module import ClassificationModule
 
@@ -310,8 +332,8 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     loggers = _loggers(cfg, run_dir, sweep)
     timer = EpochTimer()  # first: the callbacks after it read the epoch's times
     running = RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer, timer=timer)
-    callbacks = [timer, EpochMetricsCSV(run_dir / "metrics.csv", extra=timer.epoch_fields), RandomState(),
-                 StopOnRequest(stop), running, *([best] if best else []), last,
+    callbacks = [timer, EpochMetricsCSV(run_dir / "metrics.csv", extra=timer.epoch_fields), StopOnDivergence(),
+                 RandomState(), StopOnRequest(stop), running, *([best] if best else []), last,
                  *_progress_callbacks(trainer_cfg, timer, user_callbacks), *user_callbacks]
     if loggers:
         from lightning.pytorch.callbacks import LearningRateMonitor

@@ -144,7 +144,7 @@ def test_both_loaders_follow_the_same_sampler_order():
 
 
 def test_loader_choice_and_ddp_eval_shards():
-    dm = GridData(n=10, loader="auto", augment="none", eval_batch_size=4)
+    dm = GridData(n=10, loader="auto", augment="none", eval_batch_size=4, tag_index=True)
     assert dm.resolve_loader(torch.device("cuda")) == "gpu" and dm.resolve_loader(torch.device("cpu")) == "torch"
     dm.setup("fit")
     dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("cpu")), global_rank=1,
@@ -152,7 +152,16 @@ def test_loader_choice_and_ddp_eval_shards():
     dm.loader = "gpu"
     assert len(dm.train_dataloader()) == 1 and len(dm.train_dataloader().sampler) == 3  # 10 // 3 images
     labels = torch.cat([y for _, y in dm.test_dataloader()])
-    assert torch.equal(labels, dm.test_y[eval_shard(10, 1, 3)]) and eval_shard(10, 1, 3).tolist() == [1, 4, 7, 0]
+    assert torch.equal(labels, dm.test_y[eval_shard(10, 1, 3)]) and eval_shard(10, 1, 3).tolist() == [1, 4, 7]
+    # Over the ranks every test image is evaluated exactly once, by both loaders (10 = 4 + 3 + 3).
+    for loader in ("gpu", "torch"):
+        dm.loader, seen = loader, []
+        for rank in range(3):
+            dm.trainer.global_rank = rank
+            seen += [int(v) for x, _ in dm.test_dataloader()
+                     for v in (x[:, 2, 0, 0] * 255).round() * 256 + (x[:, 2, 0, 1] * 255).round()]
+        assert sorted(seen) == list(range(10)), loader
+    assert sorted(i for r in range(3) for i in eval_shard(10, r, 3).tolist()) == list(range(10))
 
 
 def test_gpu_loader_under_lightning_reshuffles_each_epoch():

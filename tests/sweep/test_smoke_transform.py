@@ -23,9 +23,21 @@ def test_smoke_keeps_the_method_and_shrinks_data_and_trainer():
     assert not [o for o in out if o.startswith(("data.root", "data.mean", "trainer.max_epochs", "trainer=cpu"))]
 
 
-def test_smoke_moves_the_influence_balanced_start_epoch_to_one_and_keeps_the_ib_schedule():
+def test_smoke_moves_the_influence_balanced_start_epoch_to_one_and_its_milestones_too():
     job = ["data=cifar10_lt", "scheduler.milestones=[100,160,180]", "loss=ib", "loss.start_epoch=100",
            "loss.weighting=class_balanced", "seed=0"]
     out = smoke_overrides(job, SYNTHETIC_KEYS, num_classes=10)
     assert "loss.start_epoch=1" in out and "loss.start_epoch=100" not in out
-    assert {"loss=ib", "loss.weighting=class_balanced", "scheduler.milestones=[100,160,180]"} <= set(out)
+    assert {"loss=ib", "loss.weighting=class_balanced", "scheduler.milestones=[1,1,1]"} <= set(out)
+
+
+def test_smoke_moves_lr_milestones_inside_the_two_epochs():
+    out = smoke_overrides(["data=cifar10_lt", "scheduler=multistep", "scheduler.milestones=[160,180]",
+                           "scheduler.warmup_epochs=5"], SYNTHETIC_KEYS, num_classes=10)
+    assert "scheduler.milestones=[1,1]" in out and "scheduler.warmup_epochs=5" in out
+
+
+def test_smoke_clips_gradients_unless_the_sweep_sets_a_clip():
+    assert "trainer.gradient_clip_val=5.0" in smoke_overrides(["data=cifar10", "loss=squentropy"], SYNTHETIC_KEYS, 10)
+    out = smoke_overrides(["data=cifar10", "trainer.gradient_clip_val=1.0"], SYNTHETIC_KEYS, 10)
+    assert [o for o in out if o.startswith("trainer.gradient_clip_val")] == ["trainer.gradient_clip_val=1.0"]

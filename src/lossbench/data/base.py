@@ -5,11 +5,18 @@ loads its arrays; this class applies the protocol the comparisons depend on, in 
   2. long-tailed subsampling of the training set (`imbalance_ratio`, `profile`, `lt_seed`), as the
      LDAM-DRW reference code does it (see longtail.py); the test set stays balanced;
   3. label noise on those training labels (`label_noise`, see noise.py); the test set stays clean;
-  4. a stratified validation split carved from that (long-tailed, noisy) training set
-     (`val_fraction`, `split_seed`), used for model selection; the test set is only evaluated.
-     So the validation labels carry the same noise, and with val_fraction > 0 the training set
-     the losses see is the LT set minus the validation images (val_fraction=0 keeps all of it,
-     as the papers' protocols do);
+  4. a validation set for model selection (`val_source`); the test set is only evaluated:
+       split    a stratified `val_fraction` carved from that (long-tailed, noisy) training set
+                (`split_seed`): its labels carry the same noise, and the losses train on the rest;
+                val_fraction=0 means no validation set;
+       heldout  `val_per_class` images per class drawn (RandomState(`split_seed`)) from the official
+                training images the long-tail subsampling did NOT choose, with their clean labels: the
+                training set stays exactly the paper's. A class with fewer unused images gives all it
+                has (the head class of an exp long tail keeps every image, so it has none: see
+                `val_class_counts` in results.json); a dataset without a long tail has no unused
+                images and refuses heldout;
+       none     no validation set, no `best`.
+     `val_fraction` belongs to `split`: heldout and none refuse a val_fraction > 0;
   5. `class_counts`: training images per (noisy) label after the split, handed to the losses.
 
 Batches: `sampler` (random | class_balanced | sqrt, sampling.py), `augment` (none | crop | crop_flip,
@@ -36,9 +43,11 @@ from lossbench.data.loaders import AugmentedTensorDataset, DeviceLoader
 from lossbench.data.longtail import longtail_counts, longtail_indices
 from lossbench.data.noise import apply_label_noise, check_noise_config
 from lossbench.data.sampling import SAMPLERS, EpochSampler, eval_shard
-from lossbench.data.splits import stratified_split
+from lossbench.data.splits import balanced_heldout, stratified_split
+from lossbench.errors import UsageError
 
 LOADERS = ("auto", "gpu", "torch")
+VAL_SOURCES = ("split", "heldout", "none")
 
 
 @dataclass
@@ -60,6 +69,7 @@ class ImageDataModule(L.LightningDataModule):
     `load_arrays()`; see the module docstring for the protocol."""
 
     num_classes: int = 0
+    declared_shape: tuple[int, int] = (0, 0)  # (channels, height = width) of its images, known before loading
     asymmetric_noise: str | None = None  # which asymmetric noise map applies (noise.py), if any
     flip_allowed: bool = True  # False for digits: a mirrored digit is another shape
 
@@ -68,7 +78,8 @@ class ImageDataModule(L.LightningDataModule):
                  batch_size: int = 128, eval_batch_size: int = 1024, num_workers: int = 0,
                  mean: tuple[float, ...] = (0.5,), std: tuple[float, ...] = (0.5,),
                  label_noise: Mapping | None = None, sampler: str = "random", loader: str = "auto",
-                 augment: str = "none", crop_padding: int = 4, shuffle_seed: int = 0):
+                 augment: str = "none", crop_padding: int = 4, shuffle_seed: int = 0, val_source: str = "split",
+                 val_per_class: int = 50):
         super().__init__()
         self.name, self.root = name, root
         self.imbalance_ratio, self.profile, self.lt_seed = float(imbalance_ratio), profile, int(lt_seed)
@@ -83,6 +94,8 @@ class ImageDataModule(L.LightningDataModule):
         check_augment(self.augment, self.crop_padding, self.flip_allowed)
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"data.val_fraction={val_fraction!r} is out of range: it must be in [0, 1).")
+        self.val_source, self.val_per_class = str(val_source), val_per_class
+        check_val_source(self.val_source, self.val_fraction, val_per_class, self.imbalance_ratio)
         if self.batch_size < 1 or self.eval_batch_size < 1:
             raise ValueError(f"data.batch_size={batch_size!r} / data.eval_batch_size={eval_batch_size!r} are out "
                              f"of range: both must be >= 1.")
@@ -114,10 +127,19 @@ class ImageDataModule(L.LightningDataModule):
                                                              self.profile), self.lt_seed)
             self.lt_indices = keep
             train_x, train_y = train_x[keep], train_y[keep]
+        self.check_no_empty_class(train_y, arrays.class_names, int(np.bincount(np.asarray(arrays.train_labels, dtype=np.int64)).max()))
         self.clean_train_y = train_y
         train_y, self.noise_record = apply_label_noise(train_y, self.num_classes, self.label_noise,
                                                        self.asymmetric_noise, arrays.fine_to_coarse)
-        train_x, train_y, val_x, val_y = self.split_validation(train_x, train_y)
+        if self.val_source == "heldout":
+            held = balanced_heldout(arrays.train_labels, self.lt_indices, self.val_per_class, self.num_classes,
+                                    self.split_seed)
+            if len(held) == 0:
+                raise UsageError(f"data.val_source=heldout: the long tail (imbalance_ratio={self.imbalance_ratio:g}) "
+                                 f"left no training image unused to hold out; use data.val_source=split.")
+            val_x, val_y = arrays.train_images[held], np.asarray(arrays.train_labels, dtype=np.int64)[held]
+        else:
+            train_x, train_y, val_x, val_y = self.split_validation(train_x, train_y)
         self.class_names, self.note, self.source = arrays.class_names, arrays.note, arrays.source
         self.train_x, self.train_y = torch.from_numpy(np.ascontiguousarray(train_x)), torch.from_numpy(train_y)
         self.val_x = None if val_x is None else torch.from_numpy(np.ascontiguousarray(val_x))
@@ -125,12 +147,25 @@ class ImageDataModule(L.LightningDataModule):
         self.test_x = torch.from_numpy(np.ascontiguousarray(arrays.test_images))
         self.test_y = torch.from_numpy(np.asarray(arrays.test_labels, dtype=np.int64))
         if len(self.mean) not in (1, self.in_channels) or len(self.std) not in (1, self.in_channels):
-            raise ValueError(f"data.mean / data.std have {len(self.mean)} values for {self.in_channels}-channel "
+            raise UsageError(f"data.mean / data.std have {len(self.mean)} values for {self.in_channels}-channel "
                              f"images: give one per channel.")
         self._prepared = True
 
+    def check_no_empty_class(self, train_y: np.ndarray, names, n_max: int) -> None:
+        """A class without training images cannot be learned and breaks class-count losses: refuse."""
+        counts = np.bincount(train_y, minlength=self.num_classes)
+        empty = [int(c) for c in np.flatnonzero(counts == 0)]
+        if not empty:
+            return
+        label = ", ".join(f"{c} ({names[c]})" if names else str(c) for c in empty[:20]) + (" ..." if len(empty) > 20 else "")
+        if self.imbalance_ratio != 1.0:
+            raise UsageError(f"data.imbalance_ratio={self.imbalance_ratio:g} leaves {len(empty)} of {self.num_classes} "
+                             f"classes with no training image: {label}. The rarest class keeps int(n_max / ratio) "
+                             f"images, n_max = {n_max} here: use data.imbalance_ratio <= {n_max}.")
+        raise UsageError(f"data={self.name}: {len(empty)} of {self.num_classes} classes have no training image: {label}.")
+
     def split_validation(self, x, y):
-        if self.val_fraction == 0:
+        if self.val_source == "none" or self.val_fraction == 0:
             return x, y, None, None
         kept, held = stratified_split(y, self.val_fraction, self.split_seed)
         return x[kept], y[kept], x[held], y[held]
@@ -143,7 +178,7 @@ class ImageDataModule(L.LightningDataModule):
 
     @property
     def has_validation(self) -> bool:
-        return self.val_fraction > 0
+        return self.val_source == "heldout" or (self.val_source == "split" and self.val_fraction > 0)
 
     @property
     def in_channels(self) -> int:
@@ -157,7 +192,10 @@ class ImageDataModule(L.LightningDataModule):
         """Dataset facts for results.json."""
         return {"name": self.name, "num_train": len(self.train_y), "num_val": 0 if self.val_y is None else len(self.val_y),
                 "num_test": len(self.test_y), "imbalance_ratio": self.imbalance_ratio, "profile": self.profile,
-                "lt_seed": self.lt_seed, "val_fraction": self.val_fraction, "split_seed": self.split_seed,
+                "lt_seed": self.lt_seed, "val_source": self.val_source, "val_fraction": self.val_fraction,
+                "val_per_class": self.val_per_class if self.val_source == "heldout" else None,
+                "val_class_counts": None if self.val_y is None else
+                np.bincount(self.val_y.numpy(), minlength=self.num_classes).tolist(), "split_seed": self.split_seed,
                 "sampler": self.sampler, "loader": self.loader, "augment": self.augment, "source": self.source,
                 "note": self.note}
 
@@ -206,7 +244,9 @@ class ImageDataModule(L.LightningDataModule):
             return DeviceLoader(x, y, self.eval_batch_size, self.mean, self.std, order=eval_shard(len(y), rank, world))
         return DataLoader(AugmentedTensorDataset(getattr(self, f"{split}_x"), getattr(self, f"{split}_y"),
                                                  self.mean, self.std),
-                          batch_size=self.eval_batch_size, shuffle=False, num_workers=self.num_workers,
+                          batch_size=self.eval_batch_size, sampler=eval_shard(len(getattr(self, f"{split}_y")),
+                                                                              rank, world).tolist(),
+                          num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)
 
     def val_dataloader(self):
@@ -214,3 +254,22 @@ class ImageDataModule(L.LightningDataModule):
 
     def test_dataloader(self):
         return self._eval_loader("test")
+
+
+def check_val_source(source: str, val_fraction: float, val_per_class, imbalance_ratio: float) -> None:
+    """Refuse a validation setup that contradicts itself, before any data loads."""
+    if source not in VAL_SOURCES:
+        raise ValueError(f"data.val_source={source!r} is not one of {', '.join(VAL_SOURCES)} (split: carved from the "
+                         f"training set; heldout: unused official training images; none: no validation set).")
+    if source != "split" and val_fraction > 0:
+        raise ValueError(f"data.val_source={source} with data.val_fraction={val_fraction:g}: val_fraction carves a "
+                         f"validation split out of the training set, which only val_source=split does; set "
+                         f"data.val_fraction=0.")
+    if source == "heldout":
+        if isinstance(val_per_class, bool) or not isinstance(val_per_class, int) or val_per_class < 1:
+            raise ValueError(f"data.val_per_class={val_per_class!r} is out of range: it must be an integer >= 1 "
+                             f"(validation images per class).")
+        if imbalance_ratio == 1:
+            raise ValueError("data.val_source=heldout draws from the training images the long-tail subsampling did "
+                             "not choose, and this dataset has no long tail (imbalance_ratio=1): every image is "
+                             "used for training. Use data.val_source=split (with data.val_fraction > 0) or none.")

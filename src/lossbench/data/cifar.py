@@ -16,13 +16,17 @@ from pathlib import Path
 import numpy as np
 
 from lossbench.data.base import ImageArrays, ImageDataModule
-from lossbench.data.files import checksum_note, dataset_unavailable, download, resolve_root, verify_checksums
+from lossbench.data.files import checksum_note, corrupt_file, dataset_unavailable, download, resolve_root, verify_checksums
 
 
 def _unpickle(path: Path) -> dict:
-    with open(path, "rb") as f:
-        entry = pickle.load(f, encoding="latin1")
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in entry.items()}
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+        return {(k.decode() if isinstance(k, bytes) else k): v for k, v in entry.items()}
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            UnicodeDecodeError, MemoryError) as err:  # what a truncated or garbage pickle raises
+        raise corrupt_file(path, f"{type(err).__name__}: {err}") from None
 
 
 def _names(values) -> list[str]:
@@ -67,8 +71,13 @@ class _CifarDataModule(ImageDataModule):
         data, labels, coarse = [], [], []
         for name, _ in files:
             entry = _unpickle(folder / name)
-            data.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-            labels.extend(entry[self.label_key])
+            try:
+                data.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                labels.extend(entry[self.label_key])
+            except (KeyError, ValueError, TypeError) as err:
+                raise corrupt_file(folder / name, f"not a CIFAR batch ({type(err).__name__}: {err})") from None
+            if len(labels) != sum(len(d) for d in data):
+                raise corrupt_file(folder / name, "it holds a different number of images and labels")
             coarse.extend(entry.get("coarse_labels", []))
         return np.concatenate(data), np.asarray(labels, dtype=np.int64), coarse
 
@@ -92,6 +101,7 @@ class Cifar10DataModule(_CifarDataModule):
     """CIFAR-10: 50,000 train / 10,000 test 32x32 RGB images, 10 classes."""
 
     num_classes = 10
+    declared_shape = (3, 32)
     asymmetric_noise = "cifar10"
     title = "CIFAR-10"
     folder = "cifar-10-batches-py"
@@ -110,6 +120,7 @@ class Cifar100DataModule(_CifarDataModule):
     """CIFAR-100: 50,000 train / 10,000 test 32x32 RGB images, 100 fine classes (20 superclasses)."""
 
     num_classes = 100
+    declared_shape = (3, 32)
     asymmetric_noise = "cifar100"
     title = "CIFAR-100"
     folder = "cifar-100-python"

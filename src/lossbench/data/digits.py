@@ -14,6 +14,7 @@ TEST_FRACTION = 0.3
 
 class DigitsDataModule(ImageDataModule):
     num_classes = 10
+    declared_shape = (1, 8)
     asymmetric_noise = "mnist"  # the same digit confusions as MNIST (noise.py)
     flip_allowed = False
 

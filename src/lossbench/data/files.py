@@ -60,6 +60,15 @@ def dataset_unavailable(dataset: str, expected: Sequence[str], root: Path, url: 
         f"that holds the files.")
 
 
+def corrupt_file(path: Path, reason: str) -> Exception:
+    """The one-paragraph error for a dataset file that exists but cannot be read."""
+    from lossbench.errors import UsageError
+
+    reason = reason if len(reason) <= 160 else reason[:160] + "..."
+    return UsageError(f"the dataset file {path} cannot be read ({reason}): the copy is corrupt or truncated. "
+                      f"Delete it and download the dataset again (or copy it from a good source).")
+
+
 def download(dataset: str, url: str, root: Path, filename: str, md5: str | None, expected: Sequence[str],
              extract: bool = True) -> None:
     """torchvision's downloader (verifies md5); any failure becomes `dataset_unavailable`."""

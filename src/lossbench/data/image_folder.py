@@ -14,6 +14,7 @@ import numpy as np
 from lossbench.data.base import ImageArrays, ImageDataModule
 from lossbench.data.files import resolve_root
 from lossbench.data.splits import stratified_split
+from lossbench.errors import UsageError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 
@@ -30,10 +31,13 @@ class ImageFolderDataModule(ImageDataModule):
         if not (self.train_folder.is_dir() and self.test_folder.is_dir()):
             self.train_folder, self.test_folder = root, None
         if not root.is_dir() or not class_folders(self.train_folder):
-            raise ValueError(f"data.root={str(root)!r} holds no class folders: image_folder expects "
+            raise UsageError(f"data.root={str(root)!r} holds no class folders: image_folder expects "
                              f"data.root/{train_dir}/<class>/<images> (and {test_dir}/), or data.root/<class>/<images>.")
         self.classes = class_folders(self.train_folder)
         self.num_classes = len(self.classes)
+        if self.num_classes < 2:
+            raise UsageError(f"data.root={str(root)!r} holds one class folder ({self.classes[0]!r}) in "
+                             f"{self.train_folder}: a classifier needs at least two classes, one folder each.")
         if int(channels) not in (1, 3):
             raise ValueError(f"data.channels={channels!r} is out of range: it must be 1 (grey) or 3 (RGB).")
         if not 0.0 < float(test_fraction) < 1.0:
@@ -42,6 +46,7 @@ class ImageFolderDataModule(ImageDataModule):
             raise ValueError(f"data.image_size={image_size!r} is out of range: it must be >= 1.")
         super().__init__(**common)
         self.size, self.channels, self.test_fraction = int(image_size), int(channels), float(test_fraction)
+        self.declared_shape = (self.channels, self.size)
 
     def _read_tree(self, folder: Path) -> tuple[np.ndarray, np.ndarray]:
         from PIL import Image
@@ -53,15 +58,20 @@ class ImageFolderDataModule(ImageDataModule):
             for path in sorted((folder / name).rglob("*")):
                 if path.suffix.lower() not in EXTENSIONS:
                     continue
-                with Image.open(path) as img:
-                    img = img.convert("L" if self.channels == 1 else "RGB")
-                    if img.size != (self.size, self.size):
-                        img = img.resize((self.size, self.size), Image.BILINEAR)
-                    array = np.asarray(img, dtype=np.uint8)
+                try:
+                    with Image.open(path) as img:
+                        img = img.convert("L" if self.channels == 1 else "RGB")
+                        if img.size != (self.size, self.size):
+                            img = img.resize((self.size, self.size), Image.BILINEAR)
+                        array = np.asarray(img, dtype=np.uint8)
+                except OSError as err:  # PIL's UnidentifiedImageError, a truncated file
+                    raise UsageError(f"image_folder: {path} is not a readable image ({type(err).__name__}: {err}). "
+                                     f"Remove or replace it.") from None
                 images.append(array[None] if self.channels == 1 else array.transpose(2, 0, 1))
                 labels.append(label)
         if not images:
-            raise ValueError(f"no images ({', '.join(sorted(EXTENSIONS))}) under {folder}.")
+            raise UsageError(f"image_folder: no images ({', '.join(sorted(EXTENSIONS))}) under {folder}: put each "
+                             f"class's image files in its folder, {folder}/<class>/.")
         return np.stack(images), np.asarray(labels, dtype=np.int64)
 
     def load_arrays(self) -> ImageArrays:

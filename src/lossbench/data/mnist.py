@@ -16,26 +16,30 @@ from pathlib import Path
 import numpy as np
 
 from lossbench.data.base import ImageArrays, ImageDataModule
-from lossbench.data.files import checksum_note, dataset_unavailable, download, resolve_root, verify_checksums
+from lossbench.data.files import checksum_note, corrupt_file, dataset_unavailable, download, resolve_root, verify_checksums
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 def read_idx(path: Path) -> np.ndarray:
     """An idx file (optionally gzipped) as a numpy uint8 array of its declared shape."""
-    raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+    try:
+        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, OSError) as err:  # a truncated or garbage .gz
+        raise corrupt_file(path, f"{type(err).__name__}: {err}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path} is not an idx file of unsigned bytes (bad magic number).")
+        raise corrupt_file(path, "not an idx file of unsigned bytes: bad magic number")
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
     if data.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: {data.size} bytes of data for a declared shape {shape}.")
+        raise corrupt_file(path, f"{data.size} bytes of data for a declared shape {shape}")
     return data.reshape(shape).copy()  # writable: torch tensors are made from it
 
 
 class _IdxDataModule(ImageDataModule):
     num_classes = 10
+    declared_shape = (1, 28)
     title = ""
     subfolders: tuple[str, ...] = ()
     system_dirs: tuple[str, ...] = ()

@@ -132,7 +132,8 @@ def superclass_groups(num_classes: int, mode: str, fine_to_coarse: Sequence[int]
 
 def apply_label_noise(labels: np.ndarray, num_classes: int, cfg: Mapping, asymmetric_scheme: str | None = None,
                       fine_to_coarse: Sequence[int] | None = None) -> tuple[np.ndarray, dict]:
-    """Return (noisy labels, the results.json `label_noise` record)."""
+    """Return (noisy labels, the results.json `label_noise` record): {"type": "none"} for clean labels,
+    else type, rate, seed and the realised statistics."""
     cfg = check_noise_config(cfg, asymmetric_scheme)
     labels = np.asarray(labels, dtype=np.int64)
     kind, rate, seed = cfg["type"], cfg["rate"], cfg["seed"]
@@ -149,6 +150,8 @@ def apply_label_noise(labels: np.ndarray, num_classes: int, cfg: Mapping, asymme
     else:  # cifar100
         groups = superclass_groups(num_classes, cfg["superclasses"], fine_to_coarse)
         noisy = noisify_with_matrix(labels, cyclic_matrix(num_classes, groups, rate), seed)
+    if kind == "none" or rate == 0.0:  # a clean run records no rate: the YAML's default rate was not applied
+        return noisy, {"type": "none"}
     record = {"type": kind, "rate": rate, "seed": seed}
     if kind == "asymmetric" and asymmetric_scheme == "cifar100":
         record["superclasses"] = cfg["superclasses"]

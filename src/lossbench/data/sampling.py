@@ -8,8 +8,9 @@ on every DDP rank, each rank taking its own shard.
                   ("CB RS", class-balanced re-sampling; Kang et al. 2020 "q = 0");
   sqrt            N draws with replacement, image weight n_c^(-1/2): class c drawn with probability
                   proportional to sqrt(n_c) (square-root sampling, q = 1/2).
-Evaluation shards follow torch's DistributedSampler(shuffle=False): the index list is padded with its
-first images to a multiple of W so every rank has the same number of batches.
+Evaluation shards: rank r evaluates positions r, r+W, ... of the split, unpadded, so every image is
+evaluated exactly once over the ranks (shards differ by at most one image; the training module
+gathers them, uneven sizes included, before computing metrics).
 """
 from __future__ import annotations
 
@@ -56,10 +57,5 @@ class EpochSampler(DistributedSampler):
 
 
 def eval_shard(size: int, rank: int = 0, num_replicas: int = 1) -> torch.Tensor:
-    """Indices of an evaluation split on this rank: in order, padded as DistributedSampler pads."""
-    order = torch.arange(size)
-    if num_replicas > 1:
-        total = -(-size // num_replicas) * num_replicas
-        order = torch.cat([order, order[: total - size]]) if total > size else order
-        order = order[rank::num_replicas]
-    return order
+    """Indices of an evaluation split on this rank: positions rank, rank + W, ... (no padding)."""
+    return torch.arange(size)[rank::num_replicas]

@@ -20,3 +20,20 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         held.append(idx[:n_held])
         kept.append(idx[n_held:])
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
+
+
+def balanced_heldout(labels: np.ndarray, used: np.ndarray, per_class: int, num_classes: int,
+                     seed: int) -> np.ndarray:
+    """Indices of a class-balanced held-out set drawn from the images NOT in `used`: per class (0, 1,
+    ...), one RandomState(seed) shuffles that class's unused indices and the first `per_class` are
+    taken (all of them where fewer are unused). Returned sorted."""
+    labels = np.asarray(labels)
+    unused = np.ones(len(labels), dtype=bool)
+    unused[np.asarray(used, dtype=np.int64)] = False
+    rng = np.random.RandomState(seed)
+    held = []
+    for cls in range(num_classes):
+        idx = np.where(unused & (labels == cls))[0]
+        rng.shuffle(idx)
+        held.append(idx[:per_class])
+    return np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)

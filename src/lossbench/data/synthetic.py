@@ -16,6 +16,7 @@ class SyntheticDataModule(ImageDataModule):
         super().__init__(**common)
         self.train_per_class, self.test_per_class = int(train_per_class), int(test_per_class)
         self.shape = (int(channels), int(image_size), int(image_size))
+        self.declared_shape = (int(channels), int(image_size))
         self.noise, self.data_seed = float(noise), int(data_seed)
 
     def load_arrays(self) -> ImageArrays:

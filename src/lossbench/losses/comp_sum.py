@@ -11,7 +11,9 @@
 
 Both are computed as -expm1(a log p_y) / a from -log p_y, exact for every a (no clamp). The GCE code
 of HanxunH/Active-Passive-Losses clamps p_y at 1e-7 before the power; that only changes samples with
-p_y < 1e-7, whose gradient (p_y^q d log p_y) is below 1e-4.9 there anyway. With tau < 1 the loss is
+p_y < 1e-7, whose gradient (p_y^q d log p_y) there is at most (1e-7)^q: below 1e-4.9 at the default
+q = 0.7, but about 1e-2.1 (~8e-3) at q = 0.3, so at small q the clamp does change what such samples
+contribute (the clamp makes their gradient 0). With tau < 1 the loss is
 unbounded (p_y^(tau-1) -> inf as p_y -> 0) and overflows to inf for hopeless samples.
 """
 from __future__ import annotations

@@ -12,7 +12,9 @@ and divided by their mean over classes, s = softplus(z) / mean_k softplus(z_k) (
 CE - log C).
 
 Defaults: lambda_ = 1.0; margin = 0.1, the default `--margin` of the reference experiment script
-(the `LDRLoss_V1` class itself defaults to threshold = 2.0, and the script tunes lambda in {0.1, 1, 10}).
+(the `LDRLoss_V1` class itself defaults to threshold = 2.0). The published experiment script runs
+lambda = 10 only: its other values (0.1, 1) are commented out, so lambda_ = 1.0 here is not a
+setting the authors' script ran; pass loss.lambda_=10 for theirs.
 The mean of the softplus is floored at the smallest normal float, so all-very-negative logits give
 finite scores. Computed as a cross-entropy: lambda (CE((s - c e_y) / lambda, y) - log C), CE being
 invariant to adding c / lambda to every class.

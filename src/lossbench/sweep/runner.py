@@ -15,7 +15,6 @@ be had (offline, files missing), that dataset's jobs are recorded as failed with
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import subprocess
@@ -159,24 +158,28 @@ def data_key(job: Job) -> tuple[str, ...]:
 
 
 def probe_data(job: Job) -> str | None:
-    """Load the job's dataset once; None if it loads, else the reason it cannot be had."""
+    """Load the job's dataset once; None if it loads, else the reason it cannot be had (the error's
+    own message). A data config that does not even construct is left to the jobs, which report it
+    as a config error; warnings while loading (checksums) stay quiet here and are shown by the jobs."""
     from hydra.utils import instantiate
 
+    from lossbench.errors import UsageError
     from lossbench.sweep.compose import compose, hydra_context
 
-    captured = io.StringIO()
     try:
         with hydra_context():
             cfg = compose(job.overrides)
-        with contextlib.redirect_stderr(captured):
-            datamodule = instantiate(cfg.data)
+        datamodule = instantiate(cfg.data)
+    except Exception:  # noqa: BLE001 -- a bad value: the job itself fails with error_type "config"
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             datamodule.setup("fit")
-        del datamodule
         return None
     except Exception as err:  # noqa: BLE001 -- any reason the data cannot be had is reported
-        cause = err.__cause__ if err.__cause__ is not None else err
-        text = captured.getvalue().strip() or f"{type(cause).__name__}: {cause}"
-        return " ".join(text.replace("lossbench: error:", "").split())
+        text = str(err) if isinstance(err, UsageError) else f"{type(err).__name__}: {err}"
+        return " ".join(text.split())
 
 
 def unavailable_record(spec: SweepJob, reason: str) -> dict:

@@ -1,0 +1,88 @@
+"""Distributed evaluation counts every image once: two CPU processes (gloo, Lightning's DDP) test
+the same weights on a 21-image test set (odd, so the shards are 11 and 10 images, and with 5-image
+batches the ranks even run a different number of batches) and must agree with one process on every
+metric, the per-class accuracies and the reliability-bin counts."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import socket
+
+import pytest
+import torch
+
+from lossbench.data import SyntheticDataModule
+from lossbench.losses import build_loss
+from lossbench.module import ClassificationModule
+
+NUM_CLASSES, TEST_PER_CLASS = 3, 7  # 21 test images
+
+
+def _module_and_data(loader: str):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, NUM_CLASSES))
+    module = ClassificationModule(model=model, loss=build_loss("ce", num_classes=NUM_CLASSES),
+                                  optimizer=lambda params: torch.optim.SGD(params, lr=0.1), scheduler=None,
+                                  class_counts=[10] * NUM_CLASSES)
+    data = SyntheticDataModule(name="synthetic", num_classes=NUM_CLASSES, train_per_class=10,
+                               test_per_class=TEST_PER_CLASS, val_fraction=0.0, eval_batch_size=5, loader=loader)
+    return module, data
+
+
+def _test_metrics(devices: int, loader: str, out_path) -> None:
+    import lightning as L
+
+    module, data = _module_and_data(loader)
+    trainer = L.Trainer(accelerator="cpu", devices=devices, strategy="ddp" if devices > 1 else "auto",
+                        use_distributed_sampler=False, logger=False, enable_progress_bar=False,
+                        enable_checkpointing=False, enable_model_summary=False)
+    trainer.test(module, datamodule=data, verbose=False)
+    if trainer.global_rank == 0:
+        out_path.write_text(json.dumps(module.test_metrics))
+
+
+def _rank(rank: int, port: int, loader: str, out_path) -> None:
+    # What Lightning's DDP launcher sets in the processes it starts: with LOCAL_RANK present the
+    # Trainer joins the group instead of launching children.
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank), NODE_RANK="0",
+                      WORLD_SIZE="2")
+    torch.set_num_threads(1)
+    _test_metrics(2, loader, out_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("loader", ["torch", "gpu"])
+def test_two_processes_evaluate_each_image_once_and_match_one_process(loader, tmp_path):
+    fork = multiprocessing.get_context("fork")
+    port = _free_port()
+    workers = [fork.Process(target=_rank, args=(rank, port, loader, tmp_path / "ddp.json")) for rank in (0, 1)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+        assert worker.exitcode == 0
+    ddp = json.loads((tmp_path / "ddp.json").read_text())
+    _test_metrics(1, loader, tmp_path / "one.json")
+    one = json.loads((tmp_path / "one.json").read_text())
+
+    assert sum(one["reliability"]["count"]) == NUM_CLASSES * TEST_PER_CLASS == 21
+    assert ddp["reliability"]["count"] == one["reliability"]["count"]  # 21, not 22 (padding) or 42 (everything twice)
+    # Per-class accuracy is a count out of 7 per class: equal counts give equal fractions.
+    assert [round(a * TEST_PER_CLASS) for a in ddp["per_class_acc"]] == \
+        [round(a * TEST_PER_CLASS) for a in one["per_class_acc"]]
+    for key, value in one.items():
+        if key == "reliability":
+            for part in ("confidence", "accuracy"):
+                assert ddp[key][part] == pytest.approx(value[part], abs=1e-6)
+        elif isinstance(value, list):
+            assert ddp[key] == pytest.approx(value, abs=1e-6), key
+        elif value is None:
+            assert ddp[key] is None, key
+        else:
+            assert ddp[key] == pytest.approx(value, abs=1e-6), key
