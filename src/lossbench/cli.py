@@ -77,8 +77,6 @@ def _job_task(outcomes: list):
             outcomes.append({"status": "interrupted", "exit_code": err.exit_code})
             print(f"lossbench: {err}. Run the same command again to resume.", file=sys.stderr)
             raise SystemExit(err.exit_code) from None
-        except Exception as err:  # noqa: BLE001 -- raised before run_job could record it: record it here
-            record = _unrecorded_failure(cfg, hydra_cfg.runtime.output_dir, choices, overrides, err)
         outcomes.append(record)
         if record["status"] != "completed":
             hint = {"config": " Fix it in the overrides or the config (`lossbench list` shows the options).",
@@ -105,35 +103,6 @@ def _shared_threads(cfg, launcher) -> int | None:
     devices = cfg.trainer.get("devices")
     ranks = devices if isinstance(devices, int) and devices > 1 else 1
     return max(1, len(os.sched_getaffinity(0)) // (at_once * ranks))
-
-
-def _unrecorded_failure(cfg, run_dir, choices: dict, overrides: list[str], err: Exception) -> dict:
-    """The failed record of a job whose run_job raised before writing results.json (a value that
-    fails to resolve, a seed that is no number), written so that the multirun's table lists it."""
-    import traceback
-
-    from omegaconf.errors import OmegaConfBaseException
-
-    from lossbench.distributed import is_global_zero
-    from lossbench.results import RESULTS_FILE, failed_record, new_record, write_json
-
-    def value(read):
-        try:
-            return read()
-        except Exception:  # noqa: BLE001 -- the value that failed may be this one
-            return None
-
-    record = new_record(seed=value(lambda: cfg.seed), loss=choices.get("loss"),
-                        data=value(lambda: cfg.data.name) or choices.get("data"), model=choices.get("model"),
-                        run_dir=Path(run_dir).resolve(), overrides=overrides)
-    if isinstance(err, (OmegaConfBaseException, ValueError, TypeError)):  # a value of the config
-        record = failed_record(record, f"{type(err).__name__}: {err}", "config")
-    else:
-        record = failed_record(record, f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
-    path = Path(run_dir) / RESULTS_FILE
-    if is_global_zero() and not path.exists():  # never over another run's record (hydra.run.dir=DIR)
-        write_json(path, record)
-    return record
 
 
 def _check_runs_root(overrides: list[str], multirun: bool) -> None:
