@@ -30,3 +30,43 @@ def runs_root(tmp_path: Path) -> Path:
     root = tmp_path / "runs"
     root.mkdir()
     return root
+
+
+def run_table(stdout: str) -> list[dict]:
+    """The rows of the run table that `lossbench train` prints (lossbench.summary): one dict per
+    line, keyed by the header's column names; a continuation line ("best" under "final") gets the
+    run label and seed of the line above. Cells are located from the header: numbers are
+    right-justified under their column name, `ckpt` is left-justified, the label comes first."""
+    lines = stdout.splitlines()
+    header_at = next(i for i, line in enumerate(lines) if line.startswith("run ") and " ckpt " in line)
+    header = lines[header_at]
+    names = header.split()
+    spans = {}
+    pos = 0
+    for name in names:
+        start = header.index(name, pos)
+        spans[name] = (start, start + len(name))
+        pos = start + len(name)
+
+    def token_ending_at(line: str, end: int) -> str:
+        text = line[:end].rstrip()
+        return text.split(" ")[-1] if len(line) >= end and line[end - 1:end] != " " else ""
+
+    rows, previous = [], {}
+    for line in lines[header_at + 2:]:
+        if not line.strip() or not any(c.isdigit() or c == "-" for c in line) and "FAILED" not in line:
+            break
+        ckpt_start = spans["ckpt"][0]
+        ckpt = line[ckpt_start:].split(" ")[0] if len(line) > ckpt_start else ""
+        if ckpt not in ("final", "best", "FAILED", "INTERRUPTED", "RUNNING"):
+            break
+        row = {"ckpt": ckpt}
+        for name in names[1:]:
+            if name != "ckpt":
+                row[name] = token_ending_at(line, spans[name][1])
+        label = line[:spans["seed"][1]].rsplit(" ", 1)[0].strip() if row["seed"] else ""
+        row["run"] = label or previous.get("run", "")
+        row["seed"] = row["seed"] or previous.get("seed", "")
+        rows.append(row)
+        previous = row
+    return rows

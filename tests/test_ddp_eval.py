@@ -59,14 +59,20 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("loader", ["torch", "gpu"])
 def test_two_processes_evaluate_each_image_once_and_match_one_process(loader, tmp_path):
-    fork = multiprocessing.get_context("fork")
+    # spawn, not fork: forking a test process that already runs threads can deadlock the child.
+    spawn = multiprocessing.get_context("spawn")
     port = _free_port()
-    workers = [fork.Process(target=_rank, args=(rank, port, loader, tmp_path / "ddp.json")) for rank in (0, 1)]
+    workers = [spawn.Process(target=_rank, args=(rank, port, loader, tmp_path / "ddp.json")) for rank in (0, 1)]
     for worker in workers:
         worker.start()
-    for worker in workers:
-        worker.join(timeout=240)
-        assert worker.exitcode == 0
+    try:
+        for worker in workers:
+            worker.join(timeout=240)
+            assert worker.exitcode == 0
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()
     ddp = json.loads((tmp_path / "ddp.json").read_text())
     _test_metrics(1, loader, tmp_path / "one.json")
     one = json.loads((tmp_path / "one.json").read_text())

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import results_under, run_cli
+from tests.conftest import results_under, run_cli, run_table
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,8 @@ def test_multirun_of_ddp_jobs_completes_in_the_job_directories(ddp_multirun):
     assert [p.name for p in root.iterdir()] == ["multirun"]  # no stray single-run directory
     for record in results:  # rank 1 logged into its job's directory (Lightning names its log so)
         assert (root / record["run_dir"] / "train_ddp_process_1.log").is_file()
-    assert "│ ce " in proc.stdout and "│ focal " in proc.stdout
+    assert sorted((r["run"], r["ckpt"]) for r in run_table(proc.stdout)) == [
+        ("ce", "best"), ("ce", "final"), ("focal", "best"), ("focal", "final")]
 
 
 def test_submitit_local_runs_ddp_jobs(runs_root, ddp_multirun):

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tests.conftest import results_under, run_cli
+from tests.conftest import results_under, run_cli, run_table
 
 pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="the `cluster` extra: pip install -e '.[cluster]'")
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the `cluster` extra: pip install -e '.[cluster]'")
@@ -26,10 +26,9 @@ def _by_loss(root) -> dict[str, dict]:
     return {r["loss"]: r for r in results_under(root)}
 
 
-def table_rows(stdout: str, loss: str) -> list[list[str]]:
-    """The cells of the multirun table's rows for `loss` (rich draws them between │ bars)."""
-    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in stdout.splitlines() if "│" in line]
-    return [r for r in rows if r and r[0] == loss]
+def table_rows(stdout: str, label: str) -> list[dict]:
+    """The multirun table's rows whose run label starts with `label` (tests/conftest.py run_table)."""
+    return [r for r in run_table(stdout) if r["run"].split()[0] == label]
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +53,9 @@ def test_two_job_multirun_gives_two_results_and_the_table(launcher, runs_root, b
         for key in SCALARS:
             assert record["final"][key] == pytest.approx(basic_results[loss]["final"][key], rel=1e-5, abs=1e-6)
         # The table (read back from results.json) shows these numbers: acc and NLL columns of `final`.
-        final_row = next(r for r in table_rows(proc.stdout, loss) if r[3] == "final")
-        assert final_row[5] == f"{record['final']['test_acc']:.4f}"
-        assert final_row[-1] == f"{record['final']['test_nll']:.4f}"
+        final_row = next(r for r in table_rows(proc.stdout, loss) if r["ckpt"] == "final")
+        assert final_row["acc"] == f"{100 * record['final']['test_acc']:.2f}"
+        assert final_row["NLL"] == f"{record['final']['test_nll']:.3f}"
     assert "lossbench multirun: test metrics" in proc.stdout
     # Both launchers run the 2 jobs at once (joblib: n_jobs=2; submitit_local: the whole batch):
     # each job gets cores // 2 torch threads (1 on a 2-core machine), never more in all.
@@ -78,9 +77,10 @@ def test_a_failed_job_fails_the_multirun_and_is_listed(launcher, runs_root):
     assert failed["error_type"] == "config" and "gamma=-1 is out of range" in failed["error"]
     assert 0 <= results[0]["final"]["test_acc"] <= 1 and results[0]["final"]["test_nll"] > 0
     rows = table_rows(proc.stdout, "focal")
-    assert [r[3] for r in rows] == ["final", "best", "FAILED"]
-    assert rows[0][5] == f"{results[0]['final']['test_acc']:.4f}"
-    assert "gamma=-1 is out of range" in rows[2][5]
+    assert [(r["run"], r["ckpt"]) for r in rows] == [("focal gamma=1", "final"), ("focal gamma=1", "best"),
+                                                      ("focal gamma=-1", "FAILED")]
+    assert rows[0]["acc"] == f"{100 * results[0]['final']['test_acc']:.2f}"
+    assert "focal gamma=-1 seed 0: loss=focal: gamma=-1 is out of range" in " ".join(proc.stdout.split())
 
 
 def test_a_job_that_fails_before_training_is_recorded_and_listed(runs_root):
@@ -91,8 +91,8 @@ def test_a_job_that_fails_before_training_is_recorded_and_listed(runs_root):
     assert "Traceback" not in proc.stderr
     results = sorted(results_under(runs_root), key=lambda r: r["run_dir"])
     assert [(r["seed"], r["status"]) for r in results] == [(0, "completed"), ("abc", "failed")]
-    assert "invalid literal for int()" in results[1]["error"]
-    assert [r[3] for r in table_rows(proc.stdout, "ce")] == ["final", "best", "FAILED"]
+    assert "seed='abc' is not a seed" in results[1]["error"]
+    assert [r["ckpt"] for r in table_rows(proc.stdout, "ce")] == ["final", "best", "FAILED"]
 
 
 def test_launcher_overrides_pass_the_pre_run_check(runs_root):

@@ -40,8 +40,8 @@ def test_main_called_again_in_one_process_starts_afresh(runs_root):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (line,) = [x for x in proc.stdout.splitlines() if x.startswith("CALLS=")]
     calls = json.loads(line[len("CALLS="):])
-    # A failed job (lr=-1: torch rejects it) answers 1, and the calls after it answer for themselves.
-    assert [c["code"] for c in calls] == [0, 1, 0, 0]
+    # A failed job (lr=-1: a config error) answers 2, and the calls after it answer for themselves.
+    assert [c["code"] for c in calls] == [0, 2, 0, 0]
     assert all(c["argv"] == ["caller", "--caller-flag"] for c in calls)
     results = results_under(runs_root)
     assert len({r["run_dir"] for r in results}) == 5

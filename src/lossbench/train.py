@@ -230,7 +230,7 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
         resolved = OmegaConf.to_container(cfg, resolve=True)
         record["data"] = (resolved.get("data") or {}).get("name")
         check_job_values(cfg)  # seed, optimizer, scheduler and trainer values: before anything is built
-        plan = plan_resume(run_dir, resolved, str(resolved.get("resume", "auto")))
+        plan = plan_resume(run_dir, resolved, str(cfg.get("resume", "auto")))
     except Exception as err:  # noqa: BLE001 -- a config that does not resolve, a bad value, another run's directory
         message = str(err) if isinstance(err, UsageError) else f"the config does not resolve: {err}"
         record = failed_record(record, " ".join(message.split()), "config")

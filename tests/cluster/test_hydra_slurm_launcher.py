@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import results_under, run_cli
+from tests.conftest import results_under, run_cli, run_table
 
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the `cluster` extra: pip install -e '.[cluster]'")
 
@@ -25,7 +25,6 @@ def test_submitit_slurm_multirun_gives_two_results_and_the_table(slurm_cluster, 
     assert len(slurm_logs) == 2
     for loss, record in results.items():
         assert record["status"] == "completed" and record["final"]["epoch"] == 1
-        rows = [[c.strip() for c in line.split("│")[1:-1]] for line in proc.stdout.splitlines()
-                if line.startswith("│") and f"│ {loss} " in line]
-        final = next(r for r in rows if r[3] == "final")
-        assert final[5] == f"{record['final']['test_acc']:.4f}" and final[-1] == f"{record['final']['test_nll']:.4f}"
+        final = next(r for r in run_table(proc.stdout) if r["run"] == loss and r["ckpt"] == "final")
+        assert final["acc"] == f"{100 * record['final']['test_acc']:.2f}"
+        assert final["NLL"] == f"{record['final']['test_nll']:.3f}"

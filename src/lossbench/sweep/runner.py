@@ -99,6 +99,10 @@ def run_sweep_job(spec: SweepJob) -> dict:
     claim, state = try_claim(job_dir)
     if claim is None:
         return {"status": "held", "held_by": state.describe(), "run_dir": str(job_dir)}
+    prev = done_before(spec.job, job_dir)  # another process may have finished it since the first look
+    if prev is not None:
+        claim.release()
+        return {**prev, "skipped": True}
     with claim, quiet_lightning(not spec.verbose):
         try:
             record = run_in_process(spec.overrides, job_dir, sweep=spec.sweep)
@@ -199,6 +203,8 @@ def outcome_line(res: dict) -> str:
     status = res.get("status")
     if status == "held":
         return f"held by {res.get('held_by')}: skipped here"
+    if res.get("skipped"):
+        return "done before, skipped"
     if status != "completed":
         return f"{str(status).upper()}: {first_error_line(res)[:160]}"
     final, best = res["final"], res.get("best")
