@@ -178,3 +178,17 @@ def test_reliability_bins_reproduce_the_ece():
     assert sum(r["count"]) == 400 and r["bins"] == 15
     ece = sum(c * abs(a - f) for c, a, f in zip(r["count"], r["accuracy"], r["confidence"])) / 400
     assert ece == pytest.approx(m["ece"], abs=1e-6)
+
+
+def test_reference_values_sit_beside_our_final_epoch(sweep_dir):
+    """An expected block's `references` (la_synthetic's Bayes-optimal error) is one number in the
+    block's form for every setting; the report shows each method's final-epoch mean beside it."""
+    info = json.loads((sweep_dir / "sweep.json").read_text())
+    info["expected"][0]["references"] = {"Bayes-optimal": 20.0}
+    (sweep_dir / "sweep.json").write_text(json.dumps(info))
+    report.build_report(sweep_dir)
+    md = (sweep_dir / "report.md").read_text()
+    ce_error = [100 * (1 - a) for a in ACCS["ce"]]
+    mean, std = statistics.mean(ce_error), statistics.stdev(ce_error)
+    line = next(li for li in md.splitlines() if li.startswith("| ce | toy rho=50 | Bayes-optimal |"))
+    assert f"| 20.00 | {mean:.2f} ± {std:.2f} | {mean - 20:+.2f} |" in line

@@ -49,6 +49,7 @@ class Row:
     final: dict[str, Stat] = field(default_factory=dict)
     best: dict[str, Stat] = field(default_factory=dict)
     comparisons: list = field(default_factory=list)  # compare.Comparison, filled by compare.add_comparisons
+    references: list = field(default_factory=list)   # compare.Reference, filled by compare.add_comparisons
 
     @property
     def label(self) -> str:

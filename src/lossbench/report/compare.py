@@ -137,8 +137,29 @@ def compare(row: Row, blocks: list[dict], rows: list[Row]) -> list[Comparison]:
     return out
 
 
+@dataclass
+class Reference:
+    """A reference value of an `expected:` block (e.g. the Bayes-optimal error of la_synthetic),
+    the same in every setting, beside a method row's final-epoch mean in the block's form."""
+    label: str
+    value: float
+    form: str
+    metric: str
+    final: Stat
+
+    @property
+    def diff(self) -> float | None:
+        return None if self.final.mean is None else self.final.mean - self.value
+
+
+def references(row: Row, blocks: list[dict]) -> list[Reference]:
+    return [Reference(label, float(value), block["form"], block["metric"], _ours(row, "final", block))
+            for block in blocks for label, value in (block.get("references") or {}).items()]
+
+
 def add_comparisons(all_rows: dict[str, list[Row]], sweeps: dict[str, dict]) -> None:
     for exp, rows in all_rows.items():
         blocks = (sweeps.get(exp) or {}).get("expected") or []
         for row in rows:
             row.comparisons = compare(row, blocks, rows)
+            row.references = references(row, blocks)

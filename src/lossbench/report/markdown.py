@@ -8,7 +8,7 @@ from pathlib import Path
 from lossbench.report.aggregate import Row
 from lossbench.report.collect import INCOMPLETE_REASONS, Collection
 from lossbench.report.tables import (STATS_NOTE, comparison_rows, describe_form, gap_table, md_table, metric_table,
-                                     published_table, validation_source)
+                                     published_table, reference_table, validation_source)
 
 
 def _settings_table(rows: list[Row]) -> str:
@@ -54,9 +54,13 @@ def _first_line(text, limit: int = 300) -> str:
 
 def _published(rows: list[Row]) -> list[str]:
     pairs = comparison_rows(rows)
+    refs = reference_table(rows)
+    md = ["### Reference values", "",
+          "A reference line of the sweep (the same in every setting, e.g. the Bayes-optimal error of the data "
+          "distribution) beside our final-epoch mean, in the same units.", "", refs, ""] if refs else []
     if not pairs:
-        return []
-    md = ["### Published numbers beside ours", ""]
+        return md
+    md += ["### Published numbers beside ours", ""]
     for source in dict.fromkeys((c.source, describe_form(c), c.note) for _, c in pairs):
         md += [f"- Source: {source[0]}. Paper's metric: {source[1]}." + (f" {source[2]}" if source[2] else "")]
     md += [f"- Ours twice, each converted per seed to the paper's metric, then averaged (mean ± sample std): "

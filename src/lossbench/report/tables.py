@@ -119,6 +119,15 @@ def published_table(rows: list[Row]) -> str:
     return md_table(header, body)
 
 
+def reference_table(rows: list[Row]) -> str:
+    """Each method's final-epoch mean beside the block's reference values (e.g. Bayes-optimal)."""
+    body = [[row.label, row.setting, ref.label, fmt_cmp(ref.value, None, ref.form),
+             _ours_cell(row, ref, "final"), fmt_gap(ref.diff, ref.form)]
+            for row in rows for ref in row.references]
+    header = ["method", "setting", "reference", "reference value", "ours, final epoch", "ours − reference"]
+    return md_table(header, body) if body else ""
+
+
 def gap_table(rows: list[Row]) -> str:
     """Each method's gap to CE: the paper's (method − its own CE row) beside ours."""
     header = ["method", "setting", "paper", "paper's CE", "paper gap", "our CE, final", "our gap, final",
