@@ -70,3 +70,23 @@ def run_table(stdout: str) -> list[dict]:
         rows.append(row)
         previous = row
     return rows
+
+
+def spawn_and_join(target, args_per_process: list[tuple], timeout: float) -> None:
+    """Run `target(*args)` in one spawned process per args tuple and require every one to exit 0.
+    spawn, not fork: forking a test process that already runs threads (torch's pools, earlier
+    tests' helpers) can deadlock the child. Processes still alive at the end are killed."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    workers = [spawn.Process(target=target, args=args) for args in args_per_process]
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.join(timeout=timeout)
+            assert worker.exitcode == 0
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.kill()

@@ -5,7 +5,6 @@ metric, the per-class accuracies and the reliability-bin counts."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import socket
 
@@ -15,6 +14,7 @@ import torch
 from lossbench.data import SyntheticDataModule
 from lossbench.losses import build_loss
 from lossbench.module import ClassificationModule
+from tests.conftest import spawn_and_join
 
 NUM_CLASSES, TEST_PER_CLASS = 3, 7  # 21 test images
 
@@ -59,20 +59,8 @@ def _free_port() -> int:
 
 @pytest.mark.parametrize("loader", ["torch", "gpu"])
 def test_two_processes_evaluate_each_image_once_and_match_one_process(loader, tmp_path):
-    # spawn, not fork: forking a test process that already runs threads can deadlock the child.
-    spawn = multiprocessing.get_context("spawn")
     port = _free_port()
-    workers = [spawn.Process(target=_rank, args=(rank, port, loader, tmp_path / "ddp.json")) for rank in (0, 1)]
-    for worker in workers:
-        worker.start()
-    try:
-        for worker in workers:
-            worker.join(timeout=240)
-            assert worker.exitcode == 0
-    finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.kill()
+    spawn_and_join(_rank, [(rank, port, loader, tmp_path / "ddp.json") for rank in (0, 1)], timeout=240)
     ddp = json.loads((tmp_path / "ddp.json").read_text())
     _test_metrics(1, loader, tmp_path / "one.json")
     one = json.loads((tmp_path / "one.json").read_text())

@@ -12,6 +12,7 @@ from lossbench.data import DigitsDataModule
 from lossbench.losses import build_loss
 from lossbench.models import MLP
 from lossbench.module import ClassificationModule
+from tests.conftest import spawn_and_join
 
 C, NUM_SAMPLES = 5, 60
 
@@ -116,22 +117,7 @@ def _ddp_batch(rank):
 
 
 def test_under_ddp_every_process_applies_every_processes_updates(tmp_path):
-    import multiprocessing
-
-    # spawn, not fork: forking a test process that already runs threads (torch's pools, earlier
-    # tests' helpers) can deadlock the child.
-    spawn = multiprocessing.get_context("spawn")
-    workers = [spawn.Process(target=_rank_update, args=(rank, 2, tmp_path / "rendezvous", tmp_path)) for rank in (0, 1)]
-    for worker in workers:
-        worker.start()
-    try:
-        for worker in workers:
-            worker.join(timeout=120)
-            assert worker.exitcode == 0
-    finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.kill()
+    spawn_and_join(_rank_update, [(rank, 2, tmp_path / "rendezvous", tmp_path) for rank in (0, 1)], timeout=120)
     copies = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
     assert torch.equal(copies[0], copies[1])
     # One process given both batches' rows at once updates the same rows to the same values.
