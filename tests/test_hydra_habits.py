@@ -152,3 +152,12 @@ def test_debug_profiler_writes_its_report_into_the_run_directory(tmp_path):
     assert res["status"] == "completed", res.get("error")
     report = tmp_path / "job" / "fit-profile.txt"
     assert report.is_file() and "run_training_epoch" in report.read_text()
+
+
+def test_every_option_of_a_swept_group_is_checked_before_any_job_runs(runs_root):
+    """`loss=focal,ce loss.gamma=2`: gamma exists for focal only; the ce jobs would fail in Hydra's
+    words after the focal ones ran. The pre-run check composes each swept option."""
+    proc = run_cli(["train", "-m", "loss=focal,ce", "loss.gamma=2", "trainer=smoke", "data=synthetic"], runs_root)
+    assert proc.returncode == 2
+    assert "with loss=ce: 'loss.gamma' is not a config key" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(runs_root.rglob("results.json"))  # nothing ran

@@ -96,6 +96,11 @@ def check_overrides(overrides: list[str], config_dir: str | None = None, config_
         loader = GlobalHydra.instance().hydra.config_loader
         first_values = _check_each(parsed, loader, OverrideType)
         cfg = _compose(compose, config_name or "config", first_values, HydraException, OmegaConfBaseException)
+        for variant, where in _group_sweep_variants(parsed, first_values):
+            try:
+                _compose(compose, config_name or "config", variant, HydraException, OmegaConfBaseException)
+            except UsageError as err:
+                raise UsageError(f"in the multirun's jobs with {where}: {err}") from None
     finally:
         GlobalHydra.instance().clear()
     _check_read(cfg, parsed)
@@ -132,6 +137,20 @@ def _check_each(parsed: list, loader, override_type) -> list[str]:
         elif not override.is_sweep_override():
             first_values.append(override.input_line)
     return first_values
+
+
+def _group_sweep_variants(parsed: list, first_values: list[str]):
+    """(overrides, "group=value") for each other value of a swept config group, the rest at their
+    first values: `loss=focal,ce loss.gamma=2` must compose with ce too, or its job would fail in
+    Hydra's own words after the others ran."""
+    for override in parsed:
+        if not (override.is_sweep_override() and override.key_or_group in CONFIG_GROUPS):
+            continue
+        values = _values(override)
+        first = f"{override.get_key_element()}={values[0]}" if values else None
+        for value in values[1:]:
+            where = f"{override.get_key_element()}={value}"
+            yield [where if o == first else o for o in first_values], where
 
 
 def _compose(compose, config_name: str, first_values: list[str], hydra_error, omegaconf_error):
