@@ -180,3 +180,10 @@ def test_slurm_launcher_without_sbatch_names_it_and_suggests_local(tmp_path, cap
     assert sweep.main(["demo", "--smoke", "--dir", str(tmp_path / "s"), "--launcher", "slurm"]) == 2
     err = capsys.readouterr().err
     assert "`sbatch`" in err and "--launcher local" in err and "Traceback" not in err
+
+
+def test_an_unwritable_runs_root_is_named_and_nothing_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert sweep.main(["demo", "--smoke", "runs_root=/proc/x"]) == 2
+    err = capsys.readouterr().err
+    assert "/proc/x/sweeps/demo-smoke" in err and "runs_root=..." in err and "Traceback" not in err

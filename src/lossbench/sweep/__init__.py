@@ -64,8 +64,10 @@ def _names(text: str | None, known, what: str) -> list[str] | None:
     return names
 
 
-def default_dir(name: str, smoke: bool) -> Path:
-    root = Path(os.environ.get("LOSSBENCH_RUNS") or "runs")
+def default_dir(name: str, smoke: bool, overrides: list[str] = ()) -> Path:
+    """<runs root>/sweeps/NAME: the root is a `runs_root=...` override, else LOSSBENCH_RUNS, else runs."""
+    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "runs_root"]
+    root = Path(given[-1] if given else os.environ.get("LOSSBENCH_RUNS") or "runs")
     return root / "sweeps" / (Path(name).stem + ("-smoke" if smoke else ""))
 
 
@@ -186,7 +188,7 @@ def main(args: list[str]) -> int:
     parsed = _parser().parse_intermixed_args(args)  # options and overrides in any order
     try:
         exp, jobs = plan(parsed)
-        sweep_dir = parsed.dir or default_dir(parsed.name, parsed.smoke)
+        sweep_dir = parsed.dir or default_dir(parsed.name, parsed.smoke, parsed.overrides)
         if parsed.status:
             from lossbench.sweep.launchers import slurm_ids
             from lossbench.sweep.status import print_status
@@ -210,7 +212,7 @@ def main(args: list[str]) -> int:
         write_sweep_file(sweep_dir, exp, jobs, parsed.smoke, args)
     except OSError as err:
         print(f"lossbench: error: cannot write the sweep directory {sweep_dir} ({err.strerror}); choose a writable "
-              f"one with --dir or LOSSBENCH_RUNS.", file=sys.stderr)
+              f"one with --dir, runs_root=... or LOSSBENCH_RUNS.", file=sys.stderr)
         return EXIT_USAGE
     print(f"sweep {exp.name}: {len(jobs)} jobs into {sweep_dir} ({opts.launcher} launcher)", flush=True)
     specs = sweep_jobs(exp, jobs, sweep_dir, parsed.smoke, parsed.progress, parsed.verbose,
