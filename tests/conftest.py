@@ -90,3 +90,15 @@ def spawn_and_join(target, args_per_process: list[tuple], timeout: float) -> Non
         for worker in workers:
             if worker.is_alive():
                 worker.kill()
+
+
+def value_and_grad(fn, logits, targets):
+    """(fn(logits, targets), its gradient in the logits), on a fresh leaf copy of the logits. The
+    global generator is seeded first, so a loss with random draws (eql) and its reference draw alike."""
+    import torch
+
+    torch.manual_seed(0)
+    z = logits.clone().requires_grad_(True)
+    value = fn(z, targets)
+    (grad,) = torch.autograd.grad(value, z)
+    return value.detach(), grad

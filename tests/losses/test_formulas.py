@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from lossbench.losses import build_loss, get_loss_class, list_losses
+from tests.conftest import value_and_grad
 
 C = 7
 COUNTS = torch.tensor([100.0, 60, 35, 20, 12, 7, 4], dtype=torch.float64)
@@ -468,14 +469,6 @@ def _batch(scale, n=48, seed=0):
     return logits, targets
 
 
-def _value_grad(fn, logits, targets):
-    torch.manual_seed(0)  # the same random draws for the loss and its reference (eql)
-    z = logits.clone().requires_grad_(True)
-    value = fn(z, targets)
-    (grad,) = torch.autograd.grad(value, z)
-    return value.detach(), grad
-
-
 def _skip_overflow(name, params, scale):
     # comp_sum with tau < 1 is exp-sized: 1/p_y overflows for logit gaps of ~700 (both sides inf).
     if name == "comp_sum" and params.get("tau", 1.0) < 1.0 and scale > 10:
@@ -488,8 +481,8 @@ def test_loss_matches_its_formula_in_float64(name, params, scale):
     _skip_overflow(name, params, scale)
     logits, targets = _batch(scale)
     loss_fn = build_loss(name, num_classes=C, class_counts=COUNTS.tolist(), **{**params, **CONVERGED.get(name, {})})
-    value, grad = _value_grad(loss_fn, logits, targets)
-    ref_value, ref_grad = _value_grad(lambda z, y: REFERENCES[name](z, y, **params).mean(), logits, targets)
+    value, grad = value_and_grad(loss_fn, logits, targets)
+    ref_value, ref_grad = value_and_grad(lambda z, y: REFERENCES[name](z, y, **params).mean(), logits, targets)
     torch.testing.assert_close(value, ref_value, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-7, atol=1e-12)
 
@@ -498,8 +491,8 @@ def test_loss_matches_its_formula_in_float64(name, params, scale):
 def test_loss_in_float32_matches_the_float64_formula(name, params):
     logits, targets = _batch(4.0, seed=1)
     loss_fn = build_loss(name, num_classes=C, class_counts=COUNTS.tolist(), **{**params, **CONVERGED.get(name, {})})
-    value, grad = _value_grad(loss_fn, logits.float(), targets)
-    ref_value, ref_grad = _value_grad(lambda z, y: REFERENCES[name](z, y, **params).mean(), logits, targets)
+    value, grad = value_and_grad(loss_fn, logits.float(), targets)
+    ref_value, ref_grad = value_and_grad(lambda z, y: REFERENCES[name](z, y, **params).mean(), logits, targets)
     assert value.dtype == torch.float32
     torch.testing.assert_close(value.double(), ref_value, rtol=2e-5, atol=1e-6)
     torch.testing.assert_close(grad.double(), ref_grad, rtol=2e-4, atol=1e-5)

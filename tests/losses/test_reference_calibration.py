@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from lossbench.losses import build_loss
+from tests.conftest import value_and_grad
 
 N, C = 64, 10
 
@@ -24,16 +25,9 @@ def _batch(scale, seed):
     return logits, targets
 
 
-def _value_grad(fn, logits, targets):
-    z = logits.clone().requires_grad_(True)
-    value = fn(z, targets)
-    (grad,) = torch.autograd.grad(value, z)
-    return value.detach(), grad
-
-
 def _compare(lossbench_fn, code_fn, logits, targets):
-    value, grad = _value_grad(lossbench_fn, logits, targets)
-    code_value, code_grad = _value_grad(code_fn, logits, targets)
+    value, grad = value_and_grad(lossbench_fn, logits, targets)
+    code_value, code_grad = value_and_grad(code_fn, logits, targets)
     torch.testing.assert_close(value, code_value, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(grad, code_grad, rtol=1e-7, atol=1e-12)
 

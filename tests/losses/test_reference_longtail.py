@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from lossbench.losses import build_loss
+from tests.conftest import value_and_grad
 
 C = 100
 COUNTS = [int(500 * 0.01 ** (i / (C - 1))) for i in range(C)]
@@ -25,17 +26,10 @@ def _batch(seed, scale=3.0):
     return torch.randn(N, C, generator=g, dtype=torch.float64) * scale, torch.randint(0, C, (N,), generator=g)
 
 
-def _value_grad(fn, logits, targets):
-    torch.manual_seed(0)  # EQL: the same torch.rand draws in both
-    z = logits.clone().requires_grad_(True)
-    value = fn(z, targets)
-    return value.detach(), torch.autograd.grad(value, z)[0]
-
-
 def _compare(loss_fn, reference, seed=0, scale=3.0):
     logits, targets = _batch(seed, scale)
-    value, grad = _value_grad(loss_fn, logits, targets)
-    ref_value, ref_grad = _value_grad(reference, logits, targets)
+    value, grad = value_and_grad(loss_fn, logits, targets)
+    ref_value, ref_grad = value_and_grad(reference, logits, targets)
     torch.testing.assert_close(value, ref_value, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-8, atol=1e-13)
 
@@ -120,8 +114,8 @@ def test_seesaw_matches_the_reference_code_over_several_steps(p, q, eps):
     code = SeesawCode(p, q, eps)
     for step in range(4):  # the cumulative counts grow the same way in both
         logits, targets = _batch(step)
-        value, grad = _value_grad(loss_fn, logits, targets)
-        ref_value, ref_grad = _value_grad(code, logits, targets)
+        value, grad = value_and_grad(loss_fn, logits, targets)
+        ref_value, ref_grad = value_and_grad(code, logits, targets)
         torch.testing.assert_close(value, ref_value, rtol=1e-10, atol=1e-12)
         torch.testing.assert_close(grad, ref_grad, rtol=1e-8, atol=1e-13)
         assert torch.equal(loss_fn.cum_samples.double(), code.cum_samples)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from lossbench.losses import build_loss
+from tests.conftest import value_and_grad
 
 C = 10
 
@@ -128,19 +129,12 @@ def _batch(scale, n=64, seed=0):
     return logits, targets
 
 
-def _value_grad(fn, logits, targets):
-    z = logits.clone().requires_grad_(True)
-    value = fn(z, targets)
-    (grad,) = torch.autograd.grad(value, z)
-    return value.detach(), grad
-
-
 @pytest.mark.parametrize("scale", [1.0, 10.0, 30.0])  # at 10 and 30 many p_k fall below the code's 1e-7 clamps
 @pytest.mark.parametrize("name,params,reference", CASES, ids=IDS)
 def test_loss_matches_the_authors_code_in_float64(name, params, reference, scale):
     logits, targets = _batch(scale)
-    value, grad = _value_grad(build_loss(name, num_classes=C, **params), logits, targets)
-    ref_value, ref_grad = _value_grad(reference, logits, targets)
+    value, grad = value_and_grad(build_loss(name, num_classes=C, **params), logits, targets)
+    ref_value, ref_grad = value_and_grad(reference, logits, targets)
     torch.testing.assert_close(value, ref_value, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-7, atol=1e-12)
 
