@@ -95,6 +95,7 @@ def _shared_threads(cfg, launcher) -> int | None:
     (joblib, submitit_local): the cores divided among the jobs and their CPU ranks, so that the
     jobs never ask for more threads than there are cores. None: leave `trainer.threads` alone
     (set by the user, or one job at a time)."""
+    from lossbench.hardware import threads_per_process
     from lossbench.hydra_hooks import jobs_at_once
 
     at_once = jobs_at_once(launcher)
@@ -102,7 +103,7 @@ def _shared_threads(cfg, launcher) -> int | None:
         return None
     devices = cfg.trainer.get("devices")
     ranks = devices if isinstance(devices, int) and devices > 1 else 1
-    return max(1, len(os.sched_getaffinity(0)) // (at_once * ranks))
+    return threads_per_process(at_once * ranks)
 
 
 def _check_runs_root(overrides: list[str], multirun: bool) -> None:

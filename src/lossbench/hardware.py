@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: Intel AMX (Sapphire Rapids and
@@ -20,6 +21,17 @@ def cpu_flags() -> frozenset[str]:
         if line.startswith("flags"):
             return frozenset(line.split(":", 1)[1].split())
     return frozenset()
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which cgroups and taskset narrow)."""
+    return len(os.sched_getaffinity(0))
+
+
+def threads_per_process(processes: int, cores: int | None = None) -> int:
+    """Torch threads for each of `processes` that share `cores` (default: cpu_cores()): never more
+    threads in all than cores, and at least one each."""
+    return max(1, (cpu_cores() if cores is None else cores) // max(1, processes))
 
 
 def cpu_has_native_bf16() -> bool:

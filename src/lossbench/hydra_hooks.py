@@ -119,7 +119,9 @@ def jobs_at_once(launcher) -> int:
     the whole batch, the
     basic launcher one. submitit_slurm jobs run on nodes of their own: 1."""
     target = launcher.get("_target_")
-    cores = len(os.sched_getaffinity(0))
+    from lossbench.hardware import cpu_cores
+
+    cores = cpu_cores()
     batch = int(os.environ.get(MULTIRUN_BATCH_ENV) or 0)
     if target == JOBLIB_LAUNCHER:
         n_jobs = int(launcher.get("n_jobs") or 1)

@@ -99,12 +99,14 @@ def default_threads(trainer_cfg: dict) -> int:
     """Torch threads of one process of a job when `trainer.threads` is null: the CPUs SLURM gave
     the task (SLURM_CPUS_PER_TASK), else the cores this process may run on, divided among the
     job's processes on this machine when it trains with several CPU processes (DDP on CPU)."""
-    cores = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0) or len(os.sched_getaffinity(0))
+    from lossbench.hardware import threads_per_process
+
+    slurm_cpus = int(os.environ.get("SLURM_CPUS_PER_TASK") or 0)
+    if slurm_cpus:  # already this task's (one rank's) share
+        return slurm_cpus
     devices = trainer_cfg.get("devices")
     on_cpu = str(trainer_cfg.get("accelerator")) == "cpu"
-    if on_cpu and isinstance(devices, int) and devices > 1 and "SLURM_CPUS_PER_TASK" not in os.environ:
-        cores //= devices
-    return max(1, cores)
+    return threads_per_process(devices if on_cpu and isinstance(devices, int) else 1)
 
 
 def _set_threads(trainer_cfg: dict) -> int:

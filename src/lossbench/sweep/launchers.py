@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lossbench.environ import environ_restored
+from lossbench.hardware import threads_per_process
 from lossbench.errors import UsageError, closest
 from lossbench.results import RESULTS_FILE, read_results, write_json
 from lossbench.sweep.runner import SweepJob, data_key, probe_data, unavailable_record
@@ -53,10 +54,6 @@ def check_launcher(name: str) -> str:
     return name
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0))
-
-
 def gpu_count() -> int:
     import torch
 
@@ -81,11 +78,6 @@ def local_slots(opts: LaunchOptions, gpus: int) -> tuple[int, list[int | None]]:
         raise UsageError(f"--parallel {parallel} is more than the {len(slots)} GPU slot(s) of this machine "
                          f"({gpus} GPU(s) x {per_gpu} job(s) per GPU); raise --jobs-per-gpu to pack more.")
     return parallel, (slots[:parallel] if gpus else [None] * parallel)
-
-
-def threads_per_job(parallel: int) -> int:
-    """Torch threads per job when `parallel` jobs share this machine's cores: never more in all."""
-    return max(1, available_cores() // parallel)
 
 
 # -- the sweep loop shared by every launcher -----------------------------------------------------
@@ -240,7 +232,7 @@ def _run_local(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
 
 
     parallel, slots = local_slots(opts, gpu_count())
-    threads = threads_per_job(parallel)
+    threads = threads_per_process(parallel)
     progress.say(f"local launcher: {parallel} job(s) at once, {threads} torch thread(s) each"
                  + (f", GPUs {sorted(set(s for s in slots if s is not None))}" if slots[0] is not None else ""))
     folder = sweep_dir / SUBMITIT_DIR / "%j"
@@ -325,7 +317,7 @@ def _stop_local(running: dict, progress: Progress, grace_s: float = 120.0) -> No
         job.cancel()
 
 
-def _slurm_parameters(slurm: dict, specs: list[SweepJob]) -> dict:
+def _slurm_parameters(slurm: dict) -> dict:
     """submitit AutoExecutor parameters from conf/launcher/slurm.yaml."""
     params = {"timeout_min": int(slurm["timeout_min"]), "slurm_job_name": slurm["job_name"],
               "cpus_per_task": int(slurm["cpus_per_job"]), "tasks_per_node": 1, "nodes": 1,
@@ -362,7 +354,7 @@ def _run_slurm(indexed, opts: LaunchOptions, sweep_dir: Path, progress: Progress
     if not todo:
         return
     executor = submitit.AutoExecutor(folder=sweep_dir / SUBMITIT_DIR / "%j", cluster="slurm")
-    executor.update_parameters(**_slurm_parameters(slurm, [s for _, s in todo]))
+    executor.update_parameters(**_slurm_parameters(slurm))
     try:
         with executor.batch():
             jobs = [executor.submit(spec) for _, spec in todo]
