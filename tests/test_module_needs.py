@@ -55,3 +55,32 @@ def test_a_loss_needing_indices_on_two_tuple_batches_says_what_is_missing():
     module = _module(build_loss("elr", num_classes=C, num_samples=10))
     with pytest.raises(ValueError, match=r"needs indices but the training batches are \(x, y\)"):
         module.training_loss((torch.randn(2, 1, 4, 4), torch.tensor([0, 1])))
+
+
+def test_the_logged_train_loss_is_the_epochs_mean_over_images():
+    """train_loss (metrics.csv, the progress line) is summed on the device and logged once per
+    epoch: it must equal the image-weighted mean of the epoch's batch losses, the short last batch
+    included."""
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    module = _module(build_loss("ce", num_classes=C))
+    module.optimizer_factory = lambda params: torch.optim.SGD(params, lr=0.1)
+    seen: dict[int, list[tuple[float, int]]] = {}
+
+    class Batches(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            seen.setdefault(trainer.current_epoch, []).append((float(outputs["loss"]), len(batch[1])))
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            pairs = seen[trainer.current_epoch]
+            mean = sum(loss * n for loss, n in pairs) / sum(n for _, n in pairs)
+            assert [n for _, n in pairs] == [8, 8, 4]
+            assert float(trainer.callback_metrics["train_loss"]) == pytest.approx(mean, rel=1e-6)
+
+    generator = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(20, 1, 4, 4, generator=generator), torch.randint(0, C, (20,), generator=generator))
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[Batches()])
+    trainer.fit(module, train_dataloaders=DataLoader(data, batch_size=8))
+    assert sorted(seen) == [0, 1]

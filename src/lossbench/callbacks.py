@@ -269,29 +269,40 @@ def eta_progress_bar(timer: EpochTimer):
 
 class StopOnDivergence(L.Callback):
     """Stops training with TrainingDiverged once the training loss has been NaN or infinite, or the
-    validation NLL is: the first bad training step is noted on the device every step (no host sync)
-    and checked every `check_every` batches, before each validation and at each epoch end, so a
-    diverged job stops within one epoch and before a checkpoint of that epoch is written (this
-    callback runs before the checkpoint callbacks). Under DDP every rank takes part in the check (a
-    max over ranks), so all stop together."""
+    validation NLL is: each step's loss is kept on the device (a list append: no host sync, no
+    kernel) and the kept ones are checked every `check_every` batches, before each validation and at
+    each epoch end, so a diverged job stops within one epoch and before a checkpoint of that epoch
+    is written (this callback runs before the checkpoint callbacks). Under DDP every rank takes part
+    in the check (a max over ranks), so all stop together."""
 
     def __init__(self, check_every: int = 50):
         self.check_every = int(check_every)
         self.first_bad: torch.Tensor | None = None  # [step, loss] of the first non-finite loss; step -1 if none
+        self._losses: list[torch.Tensor] = []  # since the last check, with their optimizer steps
+        self._steps: list[int] = []
 
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx: int) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is None:
-            return
-        loss = loss.detach().float().reshape(())
-        if self.first_bad is None:
-            self.first_bad = torch.tensor([-1.0, 0.0], device=loss.device)
-        # global_step already counts this batch's optimizer step: the batch's own step is one less.
-        seen = torch.stack([torch.tensor(float(trainer.global_step - 1), device=loss.device), loss])
-        fresh = (~torch.isfinite(loss)) & (self.first_bad[0] < 0)
-        self.first_bad = torch.where(fresh, seen, self.first_bad)
+        if loss is not None:
+            self._losses.append(loss.detach())
+            # global_step already counts this batch's optimizer step: the batch's own step is one less.
+            self._steps.append(trainer.global_step - 1)
         if (batch_idx + 1) % self.check_every == 0:
             self._check(trainer)
+
+    def _note_first_bad(self, device: torch.device) -> None:
+        """Folds the losses kept since the last check into `first_bad`, on the device."""
+        if self.first_bad is None:
+            self.first_bad = torch.tensor([-1.0, 0.0], device=device)
+        if not self._losses:
+            return
+        losses = torch.stack(self._losses).float().reshape(-1)
+        steps = torch.tensor(self._steps, dtype=torch.float32, device=losses.device)
+        self._losses, self._steps = [], []
+        bad = ~torch.isfinite(losses)
+        first = torch.argmax(bad.to(torch.uint8))  # the first bad one (0 when none is bad)
+        seen = torch.stack([steps[first], losses[first]])
+        self.first_bad = torch.where(bad[first] & (self.first_bad[0] < 0), seen, self.first_bad)
 
     def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.state.fn == "fit":
@@ -310,8 +321,7 @@ class StopOnDivergence(L.Callback):
     def _check(self, trainer: L.Trainer) -> None:
         from lossbench.errors import TrainingDiverged
 
-        if self.first_bad is None:
-            return
+        self._note_first_bad(trainer.strategy.root_device)
         step = self.first_bad[0]
         if trainer.world_size > 1:
             step = trainer.strategy.reduce(step.clone(), reduce_op="max")

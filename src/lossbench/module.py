@@ -55,6 +55,8 @@ class ClassificationModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self.loss_fn.set_epoch(self.current_epoch)
+        self._train_loss_sum: Tensor | None = None  # on the device: sum over batches of loss x batch size
+        self._train_images = 0
 
     def training_loss(self, batch) -> Tensor:
         """The loss of a training batch: (x, y), or (x, y, idx) when the loss needs indices."""
@@ -79,7 +81,17 @@ class ClassificationModule(L.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         loss = self.training_loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(batch[1]))
+        # The epoch's mean training loss is summed here on the device and handed to self.log once, on
+        # the epoch's last batch: a self.log call every step costs more than a small model's step on
+        # a CPU (measured in docs/PERFORMANCE.md), and it must be logged before the callbacks'
+        # on_train_epoch_end (metrics.csv, the progress line), which run before the module's own.
+        images = len(batch[1])
+        weighted = loss.detach().float() * images
+        self._train_loss_sum = weighted if self._train_loss_sum is None else self._train_loss_sum + weighted
+        self._train_images += images
+        if batch_idx + 1 >= self.trainer.num_training_batches:
+            self.log("train_loss", self._train_loss_sum / self._train_images, on_step=False, on_epoch=True,
+                     prog_bar=True, batch_size=1)
         return loss
 
     # -- evaluation: each rank its shard, gathered; metrics once per epoch ---------------------------
