@@ -67,6 +67,7 @@ BEFORE_DATA = [
     (["seed=abc"], ["seed='abc'", "integer"]),
     (["trainer.max_epochs=1.5"], ["trainer.max_epochs=1.5", "whole number"]),
     (["trainer.max_epochs=0"], ["trainer.max_epochs=0", ">= 1"]),
+    (["trainer.channels_last=yes"], ["trainer.channels_last='yes'", "true or false"]),
     (["data.val_source=heldout", "data.val_fraction=0"], ["data.val_source=heldout", "no long tail"]),
 ]
 

@@ -1,5 +1,5 @@
-"""Precision and compilation: what `precision: auto` resolves to, bf16-mixed against 32-true on
-digits_lt, and `trainer.compile=true` against eager."""
+"""Precision and the model's execution options: what `precision: auto` resolves to, bf16-mixed
+against 32-true on digits_lt, `trainer.compile=true` against eager and `trainer.channels_last`."""
 from __future__ import annotations
 
 import statistics
@@ -57,3 +57,21 @@ def test_compiled_model_trains_like_the_eager_one(tmp_path):
     assert (eager["compiled"], compiled["compiled"]) == (False, True)
     assert compiled["final"]["test_acc"] == pytest.approx(eager["final"]["test_acc"], abs=0.01)
     assert compiled["final"]["test_nll"] == pytest.approx(eager["final"]["test_nll"], rel=1e-3)
+
+
+def test_channels_last_stores_the_convolutions_nhwc_and_trains_alike(tmp_path):
+    import torch
+
+    from lossbench.train import run_in_process
+
+    job = ["trainer=smoke", "data=synthetic", "model=small_cnn", "trainer.threads=1", "trainer.enable_progress_bar=false"]
+    runs = {flag: run_in_process([*job, f"trainer.channels_last={flag}"], tmp_path / flag) for flag in ("false", "true")}
+    assert [runs[f]["channels_last"] for f in ("false", "true")] == [False, True]
+    for flag, nhwc in (("false", False), ("true", True)):
+        state = torch.load(tmp_path / flag / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        # (a weight with one input channel is both contiguous and channels_last: left out)
+        convs = [w for w in state.values() if w.dim() == 4 and w.shape[1] > 1]
+        assert convs and all(w.is_contiguous(memory_format=torch.channels_last) == nhwc for w in convs)
+    # The same function computed with other kernels: equal up to float rounding.
+    assert runs["true"]["final"]["test_acc"] == pytest.approx(runs["false"]["final"]["test_acc"], abs=0.01)
+    assert runs["true"]["final"]["test_nll"] == pytest.approx(runs["false"]["final"]["test_nll"], rel=1e-3)

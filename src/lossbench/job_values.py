@@ -102,6 +102,9 @@ def _check_trainer(trainer) -> None:
     threads = trainer.get("threads")
     _require(threads is None or (_is_int(threads) and threads >= 1),
              f"trainer.threads={threads!r} is out of range: null (every core) or an integer >= 1.")
+    for switch in ("compile", "channels_last"):
+        value = trainer.get(switch, False)
+        _require(isinstance(value, bool), f"trainer.{switch}={value!r} is not a switch: use true or false.")
     clip = trainer.get("gradient_clip_val")
     _require(clip is None or (_is_number(clip) and math.isfinite(clip) and clip >= 0),
              f"trainer.gradient_clip_val={clip!r} is out of range: null (no clipping) or a number >= 0.")

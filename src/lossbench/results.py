@@ -9,9 +9,10 @@ results.json is one JSON object (strict JSON: a non-finite number is written as 
   final, best       test metrics of the final-epoch and of the best-on-validation weights
                     (`TEST_METRICS`, each prefixed "test_", plus "epoch"; best adds "selected_by")
   reliability       {"final", "best"}: the test reliability-diagram bins, for the report's plots
-  device, device_name, precision, world_size, threads, host
-                    where it ran: torch's device, the GPU model (torch.cuda.get_device_name) or
-                    the CPU model, the number of processes, torch threads, the host name
+  device, device_name, precision, world_size, threads, host, compiled, channels_last
+                    where and how it ran: torch's device, the GPU model (torch.cuda.get_device_name)
+                    or the CPU model, the number of processes, torch threads, the host name, and
+                    the trainer.compile and trainer.channels_last settings
   throughput        the whole job: train_images_per_s, train_s, train_epoch_s, eval_s (validation
                     and test), train_images, epochs (metrics.csv has train_epoch_s, eval_s and
                     train_images_per_s per epoch)

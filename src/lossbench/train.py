@@ -297,6 +297,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     # Lightning 2.6 on torch 2.14 warns about a torch pytree API on every batch; nothing to act on.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     import lightning as L
+    import torch
     from hydra.utils import instantiate
 
     from lossbench.callbacks import (EpochMetricsCSV, EpochTimer, RandomState, RunningRecord, StopOnDivergence,
@@ -308,6 +309,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     threads = _set_threads(trainer_cfg)
     trainer_cfg.pop("threads", None)
     compile_model = bool(trainer_cfg.pop("compile", False))
+    channels_last = bool(trainer_cfg.pop("channels_last", False))
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = _build_components(cfg, choices)
     user_callbacks = _user_callbacks(cfg)  # a bad callback config fails here, before the data loads
@@ -318,6 +320,8 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     loss = instantiate(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
     model = instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=datamodule.in_channels,
                         image_size=datamodule.image_size)
+    if channels_last:  # NHWC convolution weights; the activations follow them (docs/PERFORMANCE.md)
+        model = model.to(memory_format=torch.channels_last)
     if compile_model:
         model.compile()  # in place: the state_dict keys, and so checkpoints, stay those of the plain model
     module = ClassificationModule(
@@ -376,6 +380,7 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     out["world_size"] = int(trainer.world_size)
     out["threads"] = threads
     out["compiled"] = compile_model
+    out["channels_last"] = channels_last
     out["host"] = socket.gethostname()
     out["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     out["last_epoch"] = trainer.current_epoch - 1

@@ -75,7 +75,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def __init__(self, *, name: str, root: str | None = None, imbalance_ratio: float = 1.0,
                  profile: str = "exp", lt_seed: int = 0, val_fraction: float = 0.1, split_seed: int = 0,
-                 batch_size: int = 128, eval_batch_size: int = 1024, num_workers: int = 0,
+                 batch_size: int = 128, eval_batch_size: int = 256, num_workers: int = 0,
                  mean: tuple[float, ...] = (0.5,), std: tuple[float, ...] = (0.5,),
                  label_noise: Mapping | None = None, sampler: str = "random", loader: str = "auto",
                  augment: str = "none", crop_padding: int = 4, shuffle_seed: int = 0, val_source: str = "split",
