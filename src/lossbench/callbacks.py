@@ -249,6 +249,9 @@ class PlainProgress(L.Callback):
             print(progress_line(trainer, self.timer), flush=True)
 
 
+REDRAW_S = 0.25  # the terminal progress bar's shortest interval between redraws
+
+
 def eta_progress_bar(timer: EpochTimer):
     """Lightning's terminal progress bar (rich where rich is installed, as Lightning's own default,
     else tqdm) with the last epoch's time and the ETA beside its metrics."""
@@ -256,6 +259,18 @@ def eta_progress_bar(timer: EpochTimer):
     from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 
     class EtaProgressBar(RichProgressBar if _RICH_AVAILABLE else TQDMProgressBar):
+        shown_at = 0.0
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            # Redraw at most every REDRAW_S and on the epoch's last batch: a redraw (metrics
+            # included) every batch cost 0.7 ms a step on a CPU, 27% of a small model's training.
+            # Both bars take the position from batch_idx, so a skipped batch loses nothing.
+            now = time.monotonic()
+            if now - self.shown_at < REDRAW_S and batch_idx + 1 < trainer.num_training_batches:
+                return
+            self.shown_at = now
+            super().on_train_batch_end(trainer, module, outputs, batch, batch_idx)
+
         def get_metrics(self, trainer, module):
             items = super().get_metrics(trainer, module)
             items.pop("v_num", None)
