@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import logging
 import os
 import platform
 import statistics
@@ -42,14 +41,13 @@ import torch
 import torch.nn.functional as F
 
 warnings.filterwarnings("ignore")
-for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-    logging.getLogger(name).setLevel(logging.ERROR)  # no "GPU available" lines between the rows
 
 # model -> (image size, channels, batch size, training batches per epoch): enough batches that an
 # epoch takes a second or more on a CPU, as few as that allows.
 CASES = {"mlp": (8, 1, 64, 400), "small_cnn": (8, 1, 64, 150), "cnn8": (32, 3, 128, 10),
          "resnet32": (32, 3, 128, 10), "resnet18": (32, 3, 128, 5)}
-TEST_PER_CLASS = 100
+TEST_PER_CLASS = 100  # x10 for the 8x8 cases, whose evaluation is fast
+QUIET = ["trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false"]
 
 
 def sync(device: torch.device) -> None:
@@ -61,10 +59,10 @@ def job_overrides(model: str, device: torch.device, precision: str, threads: int
     size, channels, batch, steps = CASES[model]
     return [f"model={model}", "data=synthetic", f"data.image_size={size}", f"data.channels={channels}",
             f"data.batch_size={batch}", f"data.train_per_class={batch * steps // 10}",
-            f"data.test_per_class={TEST_PER_CLASS}", "data.val_fraction=0", "data.loader=gpu", "loss=ce",
+            f"data.test_per_class={TEST_PER_CLASS * (10 if size == 8 else 1)}", "data.val_fraction=0", "data.loader=gpu", "loss=ce",
             "optimizer=sgd", "scheduler=none", f"trainer.precision={precision}",
             f"trainer.accelerator={device.type}", "trainer.devices=1", f"trainer.threads={threads}",
-            "trainer.max_epochs=2", "trainer.enable_progress_bar=false", *extra]
+            "trainer.max_epochs=2", *QUIET, *extra]
 
 
 def compose_job(overrides: list[str]):
@@ -210,7 +208,7 @@ def cifar_epoch(root: str, device, precision: str, threads: int) -> dict | None:
         record = run_in_process([
             "data=cifar10_lt", f"data.root={root}", "data.val_fraction=0", "data.download=false", "model=resnet32",
             "trainer.max_epochs=1", f"trainer.precision={precision}", f"trainer.accelerator={device.type}",
-            "trainer.devices=1", f"trainer.threads={threads}", "trainer.enable_progress_bar=false"], tmp)
+            "trainer.devices=1", f"trainer.threads={threads}", *QUIET], tmp)
     if record.get("status") != "completed":
         print(f"cifar10_lt epoch failed: {record.get('error')}")
         return None
@@ -222,6 +220,15 @@ def median_of(runs: list, key=lambda r: r) -> float:
 
 
 def main() -> None:
+    import lightning  # noqa: F401  (first: importing it resets its loggers' levels)
+
+    from lossbench.sweep.runner import quiet_lightning
+
+    with quiet_lightning():  # no "GPU available" lines between the rows
+        bench()
+
+
+def bench() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--precision", default="auto")
