@@ -15,7 +15,7 @@ from lossbench.paths import CONF_DIR, CONFIG_GROUPS, PACKAGE_DIR, group_options
 ALL_OPTIONS = [(g, o) for g in CONFIG_GROUPS for o in group_options(g)]
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_"}
 # Keys lossbench itself takes out of a group before instantiating it (train.py: _set_threads, _precision).
-POPPED = {"trainer": {"threads", "compile"}}
+POPPED = {"trainer": {"threads", "compile", "channels_last"}}
 # Logger fields Lightning passes on through **kwargs to the logging library (wandb.init's entity,
 # group, tags; train.py also reads group).
 FORWARDED = {"wandb": {"entity", "group", "tags"}}

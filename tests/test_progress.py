@@ -74,9 +74,11 @@ def test_inline_sweep_prints_img_s_and_periodic_lines_without_lightning_noise(tm
     (fake_bin / "srun").chmod(stat.S_IRWXU)
     monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setattr(launchers, "STATUS_EVERY_S", 0.3)
-    spec = tmp_path / "ten_epochs.yaml"  # long enough for several periodic lines after the first epoch
+    # 60 two-batch epochs: a couple of seconds, several periodic lines after the first epoch (ten
+    # epochs of this job once took 0.3 s, and the job ended before any periodic line showed one)
+    spec = tmp_path / "sixty_epochs.yaml"
     spec.write_text(yaml.safe_dump({
-        "title": "ten epochs", "fixed": ["data=synthetic", "trainer=smoke", "model=mlp", "trainer.max_epochs=10"],
+        "title": "sixty epochs", "fixed": ["data=synthetic", "trainer=smoke", "model=mlp", "trainer.max_epochs=60"],
         "settings": {"syn": []}, "methods": {"ce": ["loss=ce"]}, "seeds": [0]}))
     rc = sweep.main([str(spec), "--dir", str(tmp_path / "s"), "--no-report"])
     out = capsys.readouterr()
@@ -84,8 +86,8 @@ def test_inline_sweep_prints_img_s_and_periodic_lines_without_lightning_noise(tm
     (res,) = results_under(tmp_path / "s")
     end = next(line for line in out.out.splitlines() if line.startswith("[1/1]") and " img/s" in line)
     assert end.endswith(f"  {res['throughput']['train_images_per_s']:.0f} img/s")
-    periodic = [line for line in out.out.splitlines() if line.startswith("sweep ten_epochs: ") and "running" in line]
-    assert any(re.search(r"1 running \(\d+ s\); \[1/1\] epoch [1-9]/10, \d+ img/s, ETA \S+$", line)
+    periodic = [line for line in out.out.splitlines() if line.startswith("sweep sixty_epochs: ") and "running" in line]
+    assert any(re.search(r"1 running \(\d+ s\); \[1/1\] epoch \d+/60, \d+ img/s, ETA \S+$", line)
                for line in periodic), out.out
     assert "srun" not in out.out + out.err and "Warning" not in out.out + out.err
 
