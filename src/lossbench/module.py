@@ -82,8 +82,8 @@ class ClassificationModule(L.LightningModule):
     def training_step(self, batch, batch_idx: int) -> Tensor:
         loss = self.training_loss(batch)
         # The epoch's mean training loss is summed here on the device and handed to self.log once, on
-        # the epoch's last batch: a self.log call every step costs more than a small model's step on
-        # a CPU (measured in docs/PERFORMANCE.md), and it must be logged before the callbacks'
+        # the epoch's last batch: self.log is Lightning's heaviest per-step call of ours (a third of
+        # an mlp step under cProfile, docs/PERFORMANCE.md). It is logged before the callbacks'
         # on_train_epoch_end (metrics.csv, the progress line), which run before the module's own.
         images = len(batch[1])
         weighted = loss.detach().float() * images
