@@ -94,11 +94,13 @@ def sigterm_latency(root: Path) -> None:
 
 
 def main() -> None:
+    from lossbench.hardware import cpu_cores
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--skip-demo", action="store_true")
     p.add_argument("--slurm", action="store_true", help="also time the slurm launcher (needs a working sbatch)")
     args = p.parse_args()
-    print(f"# bench_sweep {datetime.date.today()} {platform.node()} cores={len(os.sched_getaffinity(0))}")
+    print(f"# bench_sweep {datetime.date.today()} {platform.node()} cores={cpu_cores()}")
     root = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
     try:
         if not args.skip_demo:

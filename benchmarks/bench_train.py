@@ -229,11 +229,13 @@ def main() -> None:
 
 
 def bench() -> None:
+    from lossbench.hardware import cpu_cores
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--precision", default="auto")
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--threads", type=int, default=cpu_cores())
     p.add_argument("--models", default=",".join(CASES))
     p.add_argument("--options", action="store_true")
     p.add_argument("--cifar-root", default=os.environ.get("LOSSBENCH_DATA", "data"))

@@ -6,7 +6,6 @@ constructor checks the data keys (data/base.py) and the loss's its parameters.
 from __future__ import annotations
 
 import math
-import os
 
 from omegaconf import DictConfig
 
@@ -114,7 +113,9 @@ def _check_devices(devices, accelerator: str, gpus: int) -> None:
     if devices in ("auto", -1, "-1"):
         return
     on_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and gpus > 0)
-    have = gpus if on_gpu else len(os.sched_getaffinity(0))
+    from lossbench.hardware import cpu_cores
+
+    have = gpus if on_gpu else cpu_cores()
     what = f"{have} CUDA GPU(s)" if on_gpu else f"{have} CPU core(s) this process may use (one process per device)"
     if _is_int(devices):
         _require(devices >= 1, f"trainer.devices={devices!r} is out of range: a count >= 1, or auto.")
