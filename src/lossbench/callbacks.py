@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lossbench.interrupts import StopRequest
-from lossbench.results import atomic_write_text, write_json
+from lossbench.results import JobRecord, atomic_write_text
 
 
 def checkpoint_callbacks(dirpath: Path, monitor: str | None, mode: str) -> tuple[ModelCheckpoint | None, ModelCheckpoint]:
@@ -73,17 +73,22 @@ class RandomState(L.Callback):
     """Saves the random number generators' states in every checkpoint and restores them on resume,
     so that whatever draws from them (dropout, torchvision augmentation, data-loader worker seeds)
     continues as in an uninterrupted run. Data order and the gpu loader's augmentation are seeded
-    per epoch already."""
+    per epoch already. numpy's state is kept as a tensor and plain values, so that checkpoints load
+    weights-only (untrusted.py)."""
 
     def state_dict(self) -> dict:
-        state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+                 "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(gauss))}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda"] = torch.cuda.get_rng_state_all()
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         torch.set_rng_state(state_dict["torch"])
-        np.random.set_state(state_dict["numpy"])
+        kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
+        keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)  # older checkpoints: an array
+        np.random.set_state((kind, keys.astype(np.uint32), pos, has_gauss, gauss))
         random.setstate(state_dict["python"])
         if "cuda" in state_dict and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state_dict["cuda"])
@@ -102,28 +107,24 @@ class StopOnRequest(L.Callback):
 
 
 class RunningRecord(L.Callback):
-    """Rewrites results.json with `"status": "running"`, the last finished epoch and this segment's
-    wall time at the start of every epoch (when the previous epoch's last.ckpt is on disk), so that
-    a job killed without warning still says how far it got."""
+    """At the start of every epoch (when the previous epoch's last.ckpt is on disk) the job's record
+    (results.JobRecord) is rewritten as "running" with the last finished epoch and this segment's
+    wall time, so that a job killed without warning still says how far it got; with a timer, a
+    `progress` block too: epochs done, the last epoch's img/s, the ETA."""
 
-    def __init__(self, path: str | Path, record: dict, started: float, enabled: bool = True,
-                 timer: "EpochTimer | None" = None):
-        self.path, self.record, self.started, self.enabled = Path(path), record, started, enabled
-        self.timer = timer  # adds a `progress` block: epochs done, the last epoch's img/s, the ETA
+    def __init__(self, record: JobRecord, timer: "EpochTimer | None" = None):
+        self.record, self.timer = record, timer
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if not (self.enabled and trainer.is_global_zero) or trainer.current_epoch == 0:
+        if not trainer.is_global_zero or trainer.current_epoch == 0:
             return
-        self.record["last_epoch"] = trainer.current_epoch - 1
-        self.record["segments"][-1]["wall_time_s"] = round(time.time() - self.started, 3)
-        self.record["wall_time_s"] = round(sum(s["wall_time_s"] for s in self.record["segments"]), 3)
-        progress = {}
+        progress = None
         if self.timer is not None and self.timer.epoch:
             eta = self.timer.eta_s(trainer, epochs_done=trainer.current_epoch)
-            progress = {"progress": {"epochs_done": trainer.current_epoch, "max_epochs": trainer.max_epochs,
-                                     "train_images_per_s": self.timer.epoch["train_images_per_s"],
-                                     "eta_s": None if eta is None else round(eta, 1)}}
-        write_json(self.path, {**self.record, **progress, "status": "running"})
+            progress = {"epochs_done": trainer.current_epoch, "max_epochs": trainer.max_epochs,
+                        "train_images_per_s": self.timer.epoch["train_images_per_s"],
+                        "eta_s": None if eta is None else round(eta, 1)}
+        self.record.epoch_done(trainer.current_epoch - 1, progress)
 
 
 def _sync(trainer: L.Trainer) -> None:

@@ -32,6 +32,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
 RESULTS_FILE = "results.json"
@@ -73,6 +74,63 @@ def failed_record(record: dict, error: str, error_type: str, traceback: str | No
     if traceback:
         out["traceback"] = traceback
     return out
+
+
+class JobRecord:
+    """The life of one job's results.json, owned here: created when the job starts, given the facts
+    of the data and the run as they become known, rewritten as "running" after every epoch,
+    closed as completed, failed or interrupted, and written by the one process that writes (global
+    rank 0; `writer`). Every write is atomic. `data` is the record itself (a plain dict).
+
+    Segments: each start of a job (a fresh start or a resume) is one entry, {"resumed_from_epoch",
+    "status", "wall_time_s"}; `wall_time_s` is their sum. A segment an earlier process left at
+    "running" ended without a word and is shown as "killed"."""
+
+    def __init__(self, path: str | os.PathLike, data: dict, *, writer: bool, started: float):
+        self.path, self.data, self.writer, self.started = Path(path), data, writer, started
+        self._previous: list[dict] = []
+
+    def update(self, **facts) -> None:
+        self.data.update(facts)
+
+    def start_segment(self, previous_segments: list[dict], resumed_from_epoch: int | None) -> None:
+        """Begin this process's segment after `previous_segments` (from the record being resumed)."""
+        self._previous = [{**s, "status": "killed"} if s.get("status") == "running" else s for s in previous_segments]
+        self.data.update(resumed_from_epoch=resumed_from_epoch, last_epoch=resumed_from_epoch,
+                         segments=[*self._previous, {"resumed_from_epoch": resumed_from_epoch, "status": "running",
+                                                     "wall_time_s": 0.0}])
+
+    def _segment_time(self) -> None:
+        self.data["segments"][-1]["wall_time_s"] = round(time.time() - self.started, 3)
+        self.data["wall_time_s"] = round(sum(s["wall_time_s"] for s in self.data["segments"]), 3)
+
+    def epoch_done(self, last_epoch: int, progress: dict | None = None) -> None:
+        """After an epoch (its last.ckpt on disk): how far the job got, and `progress` for the
+        sweep's lines, written as a "running" record."""
+        self.data["last_epoch"] = last_epoch
+        self._segment_time()
+        if self.writer:
+            write_json(self.path, {**self.data, **({"progress": progress} if progress else {}), "status": "running"})
+
+    def fail(self, error: str, error_type: str, traceback: str | None = None) -> None:
+        self.data = failed_record(self.data, error, error_type, traceback)
+
+    def complete(self) -> None:
+        self.data["status"] = "completed"
+
+    def close(self) -> dict:
+        """End this process's segment with the record's status, add the versions, write it."""
+        segment = {"resumed_from_epoch": self.data.get("resumed_from_epoch"), "status": self.data["status"],
+                   "wall_time_s": round(time.time() - self.started, 3)}
+        self.data["segments"] = [*self._previous, segment]
+        self.data["wall_time_s"] = round(sum(s["wall_time_s"] for s in self.data["segments"]), 3)
+        self.data["versions"] = versions()
+        self.write()
+        return self.data
+
+    def write(self, only_if_absent: bool = False) -> None:
+        if self.writer and not (only_if_absent and self.path.exists()):
+            write_json(self.path, self.data)
 
 
 def is_completed(record: dict | None) -> bool:

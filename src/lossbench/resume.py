@@ -82,7 +82,7 @@ def plan_resume(run_dir: Path, config: dict, mode: str) -> ResumePlan:
                          f"resume=never to start over there (its checkpoints are removed), or choose another "
                          f"run directory.")
     previous = read_results(run_dir / RESULTS_FILE) or {}
-    import torch
+    from lossbench.untrusted import load_checkpoint
 
-    epoch = int(torch.load(ckpt, map_location="cpu", weights_only=False)["epoch"])
+    epoch = int(load_checkpoint(ckpt)["epoch"])  # weights only: a planted checkpoint is refused, never run
     return ResumePlan(config, ckpt, epoch, list(previous.get("segments") or []))

@@ -19,9 +19,9 @@ becomes NaN or infinite stops the job within one epoch (error_type "diverged", w
 from __future__ import annotations
 
 import os
-import socket
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -30,7 +30,7 @@ from lossbench.distributed import ddp_job_scope, is_global_zero, release_process
 from lossbench.errors import TrainingDiverged, UsageError
 from lossbench.interrupts import JobInterrupted, StopRequest, stop_signals_recorded
 from lossbench.job_values import check_job_values
-from lossbench.results import (RESULTS_FILE, failed_record, metrics_block, new_record, versions, write_json)
+from lossbench.results import RESULTS_FILE, JobRecord, metrics_block, new_record, versions
 from lossbench.resume import CHECKPOINT_DIR, plan_resume
 
 # What `best` may be selected by, on the validation split, and which way is better.
@@ -79,17 +79,12 @@ def _precision(cfg_trainer: DictConfig) -> str:
 
 def precision_note(overrides: list[str]) -> str:
     """A YAML comment for `lossbench train --cfg job`: what trainer.precision resolves to here."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from hydra import compose
 
-    from lossbench.paths import CONF_DIR
+    from lossbench.hydra_internals import initialized
 
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="train"):
-            trainer = compose("config", overrides=list(overrides)).trainer
-    finally:
-        GlobalHydra.instance().clear()
+    with initialized("train"):
+        trainer = compose("config", overrides=list(overrides)).trainer
     given = trainer.get("precision", "auto")
     how = " (lossbench's own value, resolved by lossbench)" if given == "auto" else ""
     return f"# trainer.precision: {given} resolves to {_precision(trainer)} on this machine{how}"
@@ -187,100 +182,70 @@ def _progress_callbacks(trainer_cfg: dict, timer, user_callbacks: list) -> list:
     return [PlainProgress(timer)]
 
 
-def device_name(device) -> str:
-    """The model of the device that trained: the GPU's name, or the CPU's from /proc/cpuinfo."""
-    import platform
-
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _checkpoint_epoch(path: str) -> int:
-    import torch
+    from lossbench.untrusted import load_checkpoint
 
-    return int(torch.load(path, map_location="cpu", weights_only=False)["epoch"])
+    return int(load_checkpoint(path)["epoch"])
 
 
 def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: list[str],
             sweep: dict | None = None) -> dict:
     """Train and evaluate one configuration into `run_dir`; returns the results record, which is
-    also written to `run_dir`/results.json (by global rank 0 only).
+    also written to `run_dir`/results.json (by global rank 0 only; results.JobRecord).
 
     choices: the option chosen in each config group ({"loss": "focal", ...});
     overrides: the command-line overrides that made `cfg` (recorded, and passed to DDP children);
     sweep: the job's place in a `lossbench sweep`, recorded as results.json's `sweep` block.
     A stop signal ends the job with status "interrupted" and raises JobInterrupted after the
     record is written; every other outcome is returned."""
-    started = time.time()
     run_dir = Path(run_dir).resolve()
-    writer = is_global_zero()
-    record = new_record(seed=cfg.get("seed"), loss=choices.get("loss"), data=None, model=choices.get("model"),
-                        run_dir=run_dir, overrides=overrides, sweep=sweep)
-    segments: list[dict] = []
+    record = JobRecord(run_dir / RESULTS_FILE,
+                       new_record(seed=cfg.get("seed"), loss=choices.get("loss"), data=None, model=choices.get("model"),
+                                  run_dir=run_dir, overrides=overrides, sweep=sweep),
+                       writer=is_global_zero(), started=time.time())
     interrupted: JobInterrupted | None = None
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
-        record["data"] = (resolved.get("data") or {}).get("name")
+        record.update(data=(resolved.get("data") or {}).get("name"))
         check_job_values(cfg)  # seed, optimizer, scheduler and trainer values: before anything is built
         plan = plan_resume(run_dir, resolved, str(cfg.get("resume", "auto")))
     except Exception as err:  # noqa: BLE001 -- a config that does not resolve, a bad value, another run's directory
         message = str(err) if isinstance(err, UsageError) else f"the config does not resolve: {err}"
-        record = failed_record(record, " ".join(message.split()), "config")
+        record.fail(" ".join(message.split()), "config")
         record.update(segments=[], wall_time_s=0.0, versions=versions())
-        if writer and not (run_dir / RESULTS_FILE).exists():  # never over another run's record
-            write_json(run_dir / RESULTS_FILE, record)
-        return record
+        record.write(only_if_absent=True)  # never over another run's record
+        return record.data
     with stop_signals_recorded() as stop:
         try:
-            segments = [{**s, "status": "killed"} if s.get("status") == "running" else s
-                        for s in plan.previous_segments]  # a segment left "running" ended without a word
-            record.update(resumed_from_epoch=plan.resumed_from_epoch, last_epoch=plan.resumed_from_epoch,
-                          segments=[*segments, {"resumed_from_epoch": plan.resumed_from_epoch, "status": "running",
-                                                "wall_time_s": 0.0}])
-            if writer:
+            record.start_segment(plan.previous_segments, plan.resumed_from_epoch)
+            if record.writer:
                 plan.prepare(run_dir)
-                write_json(run_dir / RESULTS_FILE, record)
+                record.write()
             with ddp_job_scope(overrides, run_dir):
-                record.update(_train(cfg, run_dir, choices, record, sweep, plan.ckpt_path, writer, stop, started))
-            record["status"] = "completed"
+                _train(cfg, run_dir, choices, record, sweep, plan.ckpt_path, stop)
+            record.complete()
         except JobInterrupted as err:
             interrupted = err
-            record = failed_record(record, _interrupted_message(err, record), "interrupted")
-            record["signal"] = err.signum
+            record.fail(_interrupted_message(err, record.data), "interrupted")
+            record.update(signal=err.signum)
         except UsageError as err:
-            record = failed_record(record, str(err), "config")
+            record.fail(str(err), "config")
         except TrainingDiverged as err:
-            record = failed_record(record, str(err), "diverged")
+            record.fail(str(err), "diverged")
             # The loss as text: JSON has no NaN/Infinity (results.json writes non-finite numbers as null).
-            record["diverged"] = {"epoch": err.epoch, "step": err.step, "what": err.what, "value": str(err.value)}
+            record.update(diverged={"epoch": err.epoch, "step": err.step, "what": err.what, "value": str(err.value)})
         except Exception as err:  # noqa: BLE001 -- recorded in results.json, reported by the caller
-            record = failed_record(record, f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
+            record.fail(f"{type(err).__name__}: {err}", "exception", traceback.format_exc())
         finally:
             release_process_group()
-            segment = {"resumed_from_epoch": record.get("resumed_from_epoch"), "status": record["status"],
-                       "wall_time_s": round(time.time() - started, 3)}
-            record["segments"] = [*segments, segment]
-            record["wall_time_s"] = round(sum(s["wall_time_s"] for s in record["segments"]), 3)
-            record["versions"] = versions()
-            if writer:
-                write_json(run_dir / RESULTS_FILE, record)
+            record.close()
             if "wandb" in (cfg.get("logger") or {}):
                 import wandb
 
                 wandb.finish()  # one W&B run per job: never let the next job of a multirun append to it
     if interrupted is not None:
         raise interrupted
-    return record
+    return record.data
 
 
 def _interrupted_message(err: JobInterrupted, record: dict) -> str:
@@ -290,27 +255,48 @@ def _interrupted_message(err: JobInterrupted, record: dict) -> str:
     return f"{err}; {where}. Run the same command again to resume (resume=never starts over)."
 
 
-def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: dict | None,
-           ckpt_path: Path | None, writer: bool, stop: StopRequest, started: float) -> dict:
+def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: JobRecord, sweep: dict | None,
+           ckpt_path: Path | None, stop: StopRequest) -> None:
+    """Build the job, make its Trainer, fit and test it; each step adds its facts to `record`."""
     import warnings
 
     # Lightning 2.6 on torch 2.14 warns about a torch pytree API on every batch; nothing to act on.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     import lightning as L
+
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    settings = _run_settings(trainer_cfg)
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    module, datamodule, user_callbacks = _build(cfg, choices, record, settings, stop)
+    job = _trainer(cfg, trainer_cfg, run_dir, record, sweep, datamodule.has_validation, user_callbacks, stop)
+    trainer = job.trainer
+    stop.trainer = trainer
+    stop.raise_if_requested(" before training started")
+    _fit_and_test(job, module, datamodule, ckpt_path, stop, record)
+    from lossbench.hardware import run_facts
+
+    record.update(**run_facts(trainer.strategy.root_device), precision=trainer_cfg["precision"],
+                  world_size=int(trainer.world_size), threads=settings["threads"], compiled=settings["compiled"],
+                  channels_last=settings["channels_last"], last_epoch=trainer.current_epoch - 1)
+
+
+def _run_settings(trainer_cfg: dict) -> dict:
+    """Take lossbench's own keys out of the trainer config (Lightning's Trainer does not know
+    them) and apply the thread count: {"threads", "compiled", "channels_last"}."""
+    threads = _set_threads(trainer_cfg)
+    trainer_cfg.pop("threads", None)
+    return {"threads": threads, "compiled": bool(trainer_cfg.pop("compile", False)),
+            "channels_last": bool(trainer_cfg.pop("channels_last", False))}
+
+
+def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, stop: StopRequest):
+    """(module, datamodule, user callbacks): the data loaded, the loss built with the real training
+    class counts, the model in the memory format and compilation the settings ask for."""
     import torch
     from hydra.utils import instantiate
 
-    from lossbench.callbacks import (EpochMetricsCSV, EpochTimer, RandomState, RunningRecord, StopOnDivergence,
-                                     StopOnRequest, checkpoint_callbacks)
-    from lossbench.logged_results import log_test_results
     from lossbench.module import ClassificationModule
 
-    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
-    threads = _set_threads(trainer_cfg)
-    trainer_cfg.pop("threads", None)
-    compile_model = bool(trainer_cfg.pop("compile", False))
-    channels_last = bool(trainer_cfg.pop("channels_last", False))
-    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     datamodule = _build_components(cfg, choices)
     user_callbacks = _user_callbacks(cfg)  # a bad callback config fails here, before the data loads
     stop.raise_if_requested(" before the data was loaded")
@@ -320,15 +306,24 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     loss = instantiate(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
     model = instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=datamodule.in_channels,
                         image_size=datamodule.image_size)
-    if channels_last:  # NHWC convolution weights; the activations follow them (docs/PERFORMANCE.md)
+    if settings["channels_last"]:  # NHWC convolution weights; the activations follow them (docs/PERFORMANCE.md)
         model = model.to(memory_format=torch.channels_last)
-    if compile_model:
+    if settings["compiled"]:
         model.compile()  # in place: the state_dict keys, and so checkpoints, stay those of the plain model
     module = ClassificationModule(
         model=model, loss=loss, optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None, class_counts=class_counts)
+    return module, datamodule, user_callbacks
 
-    has_val = datamodule.has_validation
+
+def _trainer(cfg: DictConfig, trainer_cfg: dict, run_dir: Path, record: JobRecord, sweep: dict | None,
+             has_val: bool, user_callbacks: list, stop: StopRequest) -> Job:
+    """The Lightning Trainer with every callback and logger of the job (a `Job`)."""
+    from hydra.utils import instantiate
+
+    from lossbench.callbacks import (EpochMetricsCSV, EpochTimer, RandomState, RunningRecord, StopOnDivergence,
+                                     StopOnRequest, checkpoint_callbacks)
+
     selection = str(cfg.selection_metric)
     best, last = checkpoint_callbacks(run_dir / CHECKPOINT_DIR, selection if has_val else None,
                                       SELECTION_METRICS[selection])
@@ -337,9 +332,8 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
         trainer_cfg["limit_val_batches"] = 0
     loggers = _loggers(cfg, run_dir, sweep)
     timer = EpochTimer()  # first: the callbacks after it read the epoch's times
-    running = RunningRecord(run_dir / RESULTS_FILE, record, started, enabled=writer, timer=timer)
     callbacks = [timer, EpochMetricsCSV(run_dir / "metrics.csv", extra=timer.epoch_fields), StopOnDivergence(),
-                 RandomState(), StopOnRequest(stop), running, *([best] if best else []), last,
+                 RandomState(), StopOnRequest(stop), RunningRecord(record, timer=timer), *([best] if best else []), last,
                  *_progress_callbacks(trainer_cfg, timer, user_callbacks), *user_callbacks]
     if loggers:
         from lightning.pytorch.callbacks import LearningRateMonitor
@@ -350,20 +344,40 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     trainer = instantiate(trainer_cfg, default_root_dir=str(run_dir), enable_checkpointing=True,
                           use_distributed_sampler=False, callbacks=callbacks,
                           logger=loggers or False, num_sanity_val_steps=0)
-    stop.trainer = trainer
-    stop.raise_if_requested(" before training started")
+    return Job(trainer, best, loggers, timer, selection)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What `_fit_and_test` needs of the job `_trainer` set up."""
+    trainer: object
+    best: object           # the best-on-validation ModelCheckpoint, or None without a validation split
+    loggers: list
+    timer: object          # callbacks.EpochTimer
+    selection: str         # the validation metric that picks `best`
+
+
+def _fit_and_test(job: Job, module, datamodule, ckpt_path: Path | None, stop: StopRequest, record: JobRecord) -> None:
+    """Fit (resuming from `ckpt_path`), test the final weights, then the best-on-validation ones;
+    the `final`, `best`, `reliability` and `throughput` blocks go into `record`."""
+    from lossbench.logged_results import log_test_results
+    from lossbench.untrusted import checkpoint_globals
+
+    trainer, best = job.trainer, job.best
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None,
-                    weights_only=False)
+        with checkpoint_globals():  # checkpoints are data: loaded weights-only (untrusted.py)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None,
+                        weights_only=True)
         final_epoch = trainer.current_epoch - 1
         trainer.test(module, datamodule=datamodule, verbose=False)
         out = {"final": metrics_block(module.test_metrics, final_epoch), "best": None}
         out["reliability"] = {"final": module.test_metrics.get("reliability"), "best": None}  # for the report's plots
         if best is not None and best.best_model_path:
             best_epoch = _checkpoint_epoch(best.best_model_path)
-            trainer.test(module, datamodule=datamodule, ckpt_path=best.best_model_path, verbose=False,
-                         weights_only=False)
-            out["best"] = {"selected_by": selection, selection: float(best.best_model_score),
+            with checkpoint_globals():
+                trainer.test(module, datamodule=datamodule, ckpt_path=best.best_model_path, verbose=False,
+                             weights_only=True)
+            out["best"] = {"selected_by": job.selection, job.selection: float(best.best_model_score),
                            **metrics_block(module.test_metrics, best_epoch)}
             out["reliability"]["best"] = module.test_metrics.get("reliability")
     except (SystemExit, KeyboardInterrupt) as err:  # Lightning's SIGTERM path raises SystemExit
@@ -372,37 +386,21 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: dict, sweep: d
     if trainer.interrupted:
         raise JobInterrupted(stop.signum or 2, f" in epoch {trainer.current_epoch}")
     if trainer.is_global_zero:
-        log_test_results(loggers, out, class_counts, trainer.global_step)
-    out["throughput"] = timer.job_fields()
-    out["device"] = str(trainer.strategy.root_device)
-    out["device_name"] = device_name(trainer.strategy.root_device)
-    out["precision"] = trainer_cfg["precision"]
-    out["world_size"] = int(trainer.world_size)
-    out["threads"] = threads
-    out["compiled"] = compile_model
-    out["channels_last"] = channels_last
-    out["host"] = socket.gethostname()
-    out["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
-    out["last_epoch"] = trainer.current_epoch - 1
-    return out
+        log_test_results(job.loggers, out, module.class_counts, trainer.global_step)
+    record.update(**out, throughput=job.timer.job_fields())
 
 
 def run_in_process(overrides: list[str], run_dir: str | Path, sweep: dict | None = None) -> dict:
     """Compose the config for `overrides` and run the job here, into `run_dir` -- as
     `lossbench train <overrides> hydra.run.dir=<run_dir>` would, without a new interpreter.
     Sweeps use this to run many small jobs without paying the start-up of torch each time."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from hydra import compose
     from omegaconf import open_dict
 
-    from lossbench.paths import CONF_DIR
+    from lossbench.hydra_internals import initialized
 
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="train"):
-            cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
-    finally:
-        GlobalHydra.instance().clear()
+    with initialized("train"):
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
     choices = dict(cfg.hydra.runtime.choices)
     task_overrides = list(cfg.hydra.overrides.task)
     with open_dict(cfg):

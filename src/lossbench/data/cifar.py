@@ -17,19 +17,22 @@ import numpy as np
 
 from lossbench.data.base import ImageArrays, ImageDataModule
 from lossbench.data.files import checksum_note, corrupt_file, dataset_unavailable, download, resolve_root, verify_checksums
+from lossbench.errors import UsageError
+from lossbench.untrusted import load_data_pickle
 
 
 def _unpickle(path: Path) -> dict:
     try:
-        with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+        entry = load_data_pickle(path)  # arrays, lists, dicts, strings and numbers only: never code
         return {(k.decode() if isinstance(k, bytes) else k): v for k, v in entry.items()}
+    except UsageError:  # refused as unsafe: its own message
+        raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             UnicodeDecodeError, MemoryError) as err:  # what a truncated or garbage pickle raises
         raise corrupt_file(path, f"{type(err).__name__}: {err}") from None
 
 
-def _names(values) -> list[str]:
+def _decoded_names(values) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
@@ -87,7 +90,7 @@ class _CifarDataModule(ImageDataModule):
         bad = verify_checksums(self.name, [(folder / n, md5, False) for n, md5 in files])
         train_x, train_y, coarse = self._read(folder, self.train_files)
         test_x, test_y, _ = self._read(folder, self.test_files)
-        names = _names(_unpickle(folder / self.meta_file[0]).get(self.names_key, []))
+        names = _decoded_names(_unpickle(folder / self.meta_file[0]).get(self.names_key, []))
         fine_to_coarse = None
         if coarse:
             fine_to_coarse = [0] * self.num_classes
