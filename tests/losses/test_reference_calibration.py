@@ -1,7 +1,8 @@
 """The calibration losses and bi_tempered against their AUTHORS' CODE, re-written here in float64
 from the cited files (read, not copied): value and gradient on random logits, for the defaults
-and one other setting. square (Hui & Belkin) and spherical_z (de Brebisson & Vincent) have no
-published code and are checked against their papers' formulas in test_formulas.py only.
+and one other setting. square (Hui & Belkin) is checked against the MSE branch of the authors'
+Squentropy_vision code; spherical_z (de Brebisson & Vincent) has no published code and is checked
+against its paper's formula in test_formulas.py only.
 
 Where lossbench reduces differently from the code (a sum over the batch), the test states the
 factor explicitly rather than hiding it in a tolerance."""
@@ -209,3 +210,20 @@ def test_bi_tempered_default_iterations_leave_the_normalisation_visibly_inexact(
     many = build_loss("bi_tempered", num_classes=C, t2=2.0, num_iters=200)(logits, targets)
     assert abs(five - many) > 1e-7
     torch.testing.assert_close(five, bi_tempered_code(logits, targets, 0.8, 2.0, 5), rtol=1e-9, atol=0)
+
+
+# -- Like-Hui/Squentropy_vision @ 06528a2 (svhn.py, loss_type == 'MSE') --------------------------
+def square_code(logits, targets, rescale_factor, weighted):
+    """The MSE branch: mean over the N x C entries of (z - rescale_factor * one_hot)^2, times
+    (one_hot * weighted + 1) when weighted != 0."""
+    one_hot = _one_hot(targets)
+    squares = (logits - rescale_factor * one_hot) ** 2
+    return torch.mean(squares * (one_hot * weighted + 1) if weighted != 0 else squares)
+
+
+@pytest.mark.parametrize("k,m", [(1.0, 1.0), (1.0, 15.0), (15.0, 30.0), (3.0, 2.0)])
+@pytest.mark.parametrize("scale", [1.0, 8.0])
+def test_square_is_the_squentropy_vision_mse_branch(k, m, scale):
+    logits, targets = _batch(scale, seed=6)
+    loss_fn = build_loss("square", num_classes=C, k=k, M=m)
+    _compare(loss_fn, lambda z, y: square_code(z, y, m, k - 1.0), logits, targets)

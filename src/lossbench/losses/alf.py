@@ -2,9 +2,9 @@
 
 Zhou, Liu, Jiang, Gao & Ji, "Asymmetric Loss Functions for Learning with Noisy Labels", ICML 2021.
 Reference code: hitcszx/ALFs, `lnl/losses.py` (AGCELoss, AUELoss, AExpLoss, NCEandAGCE, NCEandAUE,
-NCEandAEL; commit 1c795f9) and `config.py` (CIFAR10_CONFIG; commit 898961f). config.py imports a
-top-level losses.py that the code index available to us does not hold; lnl/losses.py is the same
-repository's later copy of those classes, and other published copies of them have the same formulas.
+NCEandAEL; commit 1c795f9) and `config.py` (CIFAR10_CONFIG; commit 898961f). config.py imports the
+top-level `losses.py`, which the repository holds at 898961f (it was removed later, in 61245e9): its
+AGCELoss, AUELoss, AExpLoss and NCEand* classes are identical to those of lnl/losses.py.
 
     agce:  l = ((a + 1)^q - (a + p_y)^q) / q                       a > 0, q > 0
     aul:   l = ((a - p_y)^q - (a - 1)^q) / q                       a > 1, q > 0

@@ -15,7 +15,10 @@ Reference: Virusdoll/Active-Negative-Loss, loss.py `ActiveNegativeLoss` with
 (the network is passed as `model`). Defaults are its CIFAR-10 config (config/cifar10_anl_ce.json,
 commit f8c23b3): alpha = 5, beta = 5, delta = 5e-5, min_prob = 1e-7. The code clamps softmax p to
 [m, 1] and takes its log; lossbench clamps log_softmax at log m, the same values and gradient (no
-gradient from NNCE through classes below m) without forming p. The reference trainer also clips the
+gradient from NNCE through classes below m) without forming p. The reference keeps A = -log m as a
+float32 constant (`-torch.tensor(min_prob).log()`), so each clamped class adds about 1e-7 to its
+value and gradient; lossbench computes A in the logits' dtype (float64 in the tests, where the
+two differ by that much). The reference trainer also clips the
 gradient norm at 5 and trains with weight decay 0; those are optimiser settings, not the loss's.
 With the shared `reweight` option on, only NCE + NNCE are weighted.
 """

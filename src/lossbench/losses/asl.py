@@ -14,10 +14,11 @@ gamma_neg = 0 it is CE with label smoothing eps (PyTorch's convention).
 
 Gradients: ASLSingleLabel detaches nothing (unlike the multi-label AsymmetricLoss, whose
 `disable_torch_grad_focal_loss` computes its weights without gradient), so the gradient flows
-through the weights w_k here too. The reference smooths its one-hot target in place after using it
-in the weights, which makes its own backward fail on current PyTorch ("modified by an inplace
-operation", Alibaba-MIIL/ASL issue #64, and reproduced with torch 2.14); the gradient here is that
-of the graph the code builds, the loss above differentiated with nothing held constant.
+through the weights w_k here too. The class smooths its targets after computing the weights; at
+05b193d/0a21a18 it did so in place (`mul_`/`add_`), which fails in backward on current PyTorch
+("modified by an inplace operation", Alibaba-MIIL/ASL issue #64), and since 3765818 (2021-08-06,
+"targets_classes") out of place, which runs. Both compute the same value; the gradient here is that
+of the current file's graph, the loss above differentiated with nothing held constant.
 Numerically, w_k = p_k^gamma_neg is computed as exp(gamma_neg log p_k) rather than the code's
 1 - (1 - p_k), which rounds to 0 for p_k < 1e-8 in float32; the difference is below float rounding
 of the loss.

@@ -12,9 +12,12 @@ settings): C < 42: k = 1, M = 1 (the paper's MNIST, CIFAR-10 and NLP tasks: no r
 42 <= C < 1000: k = 1, M = 15 (its TIMIT and WSJ settings, 42 and 52 classes); C >= 1000: k = 15,
 M = 30 (its ImageNet and Librispeech settings, 1000 classes). The paper has no task between 52 and
 1000 classes, so e.g. CIFAR-100 falling in the middle band is lossbench's reading. Pass k and M to
-override. There is no separate reference code to compare with. NOTE: the (k, M) values and class
-counts above were written from the paper's hyper-parameter table as remembered; the paper's text
-was not available to re-check them when this was committed: verify against the PDF before citing.
+override. Reference code: Like-Hui/Squentropy_vision, svhn.py (commit 06528a2), its `MSE` branch:
+mean((z - M e_y)^2 * (1 + w e_y)) over the N x C entries, with M = --rescale_factor and k = 1 + w
+(--weighted); it agrees with this loss for every (k, M) the tests try (tests/losses/test_formulas.py).
+NOTE: the (k, M) values and class counts above were written from the paper's hyper-parameter table
+as remembered; the paper's text was not available to re-check them when this was committed: verify
+against the PDF before citing.
 """
 from __future__ import annotations
 
