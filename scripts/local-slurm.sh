@@ -2,7 +2,8 @@
 # A one-node SLURM cluster on this machine, for the cluster tests and for trying
 # `lossbench sweep --launcher slurm` without a real cluster.
 #
-#   scripts/local-slurm.sh start    # prints `export SLURM_CONF=...`; run it before sbatch/sinfo
+#   eval "$(scripts/local-slurm.sh start --env)"   # start it and set SLURM_CONF in this shell
+#   scripts/local-slurm.sh start    # prints `export SLURM_CONF=...` (stdout) and how to eval it (stderr)
 #   scripts/local-slurm.sh status   # exit 0 when the cluster runs, 3 when it does not
 #   scripts/local-slurm.sh stop     # cancels its jobs, ends the daemons it started (by pid)
 #
@@ -197,6 +198,18 @@ start() {
     echo "export SLURM_CONF=$CONF"
 }
 
+# start, then on stdout only the export line; without --env, also tell a person (stderr) that sbatch,
+# sinfo and lossbench reach this cluster only with SLURM_CONF set.
+start_command() {
+    case ${1:-} in
+        --env) start ;;
+        "") start
+            say "sbatch, sinfo and lossbench find this cluster only through SLURM_CONF; set it in your shell with:"
+            say "  eval \"\$($0 start --env)\"" ;;
+        *) echo "usage: $0 start [--env]|stop|status" >&2; exit 2 ;;
+    esac
+}
+
 stop_daemons() {
     local name pid pids=() deadline
     # Jobs first, while the controller still runs: slurmstepd processes outlive slurmd otherwise.
@@ -254,8 +267,8 @@ status() {
 }
 
 case ${1:-} in
-    start) start ;;
+    start) shift; start_command "$@" ;;
     stop) stop ;;
     status) status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start [--env]|stop|status" >&2; exit 2 ;;
 esac

@@ -86,3 +86,13 @@ def test_second_start_keeps_the_running_daemons(slurm_cluster):
     assert "already running" in again.stderr
     assert again.stdout.strip() == f"export SLURM_CONF={slurm_cluster}"
     assert {name: open(os.path.join(pids_dir, name)).read() for name in os.listdir(pids_dir)} == before
+
+
+def test_start_env_sets_slurm_conf_in_the_callers_shell(slurm_cluster):
+    """`eval "$(scripts/local-slurm.sh start --env)"`: the shell that evals it reaches the cluster."""
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
+    shell = subprocess.run(["bash", "-c", f'eval "$(bash {SCRIPT} start --env)" && echo "$SLURM_CONF" && sinfo -h -o %P'],
+                           capture_output=True, text=True, timeout=60, env=env)
+    assert shell.returncode == 0, shell.stderr
+    conf, partition = shell.stdout.split()
+    assert conf == slurm_cluster and partition == "debug*"
