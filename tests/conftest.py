@@ -12,6 +12,29 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--cpu-kind", choices=("amx", "avx512_bf16", "avx2"), default=None,
+                     help="run the suite as on another kind of CPU: lossbench.hardware (and every job process "
+                          "the tests start) sees that kind's flags instead of /proc/cpuinfo's")
+
+
+def pytest_configure(config):
+    kind = config.getoption("--cpu-kind")
+    if kind:
+        from lossbench import hardware
+
+        os.environ[hardware.CPU_FLAGS_ENV] = hardware.CPU_KINDS[kind]  # inherited by the jobs the tests start
+        hardware.cpu_flags.cache_clear()
+
+
+def pytest_report_header(config):
+    from lossbench import hardware
+
+    flags = sorted(set(hardware.NATIVE_BF16_FLAGS) & hardware.cpu_flags())
+    return (f"lossbench.hardware: native bf16 flags {flags or 'none'}; trainer.precision=auto -> "
+            f"{hardware.auto_precision('cpu')} on the CPU")
+
+
 def run_cli(args: list[str], runs_root: Path, cwd: Path | None = None, env: dict | None = None,
             timeout: int = 300) -> subprocess.CompletedProcess:
     """`python -m lossbench ARGS` with outputs under runs_root; returns the finished process."""

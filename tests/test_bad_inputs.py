@@ -4,6 +4,7 @@ or, for a run that diverges, status failed with error_type "diverged" in strict 
 in this process (`lossbench.cli.main`), as `lossbench train ...` would."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 
@@ -199,7 +200,7 @@ def test_a_sweep_job_stopped_by_a_signal_requeues_itself_under_slurm(tmp_path, m
     with pytest.raises(SystemExit) as exit_:
         runner.run_sweep_job(spec)
     assert exit_.value.code == JobInterrupted(15, "").exit_code and requeued == [2]
-    spec.requeue_on_signal = False  # outside SLURM the interruption is passed on as it is
+    spec = dataclasses.replace(spec, requeue_on_signal=False)  # outside SLURM the interruption is passed on as it is
     with pytest.raises(JobInterrupted):
         runner.run_sweep_job(spec)
 

@@ -95,9 +95,12 @@ def test_cfg_job_shows_what_precision_auto_resolves_to(runs_root):
 
     from tests.conftest import run_cli
 
+    from lossbench import hardware
+
     proc = run_cli(["train", "--cfg", "job"], runs_root)
     assert proc.returncode == 0, proc.stderr
-    expected = "bf16-mixed" if torch.cuda.is_available() else "32-true"
+    # bf16-mixed on a GPU and on a CPU with native bf16 (AMX, AVX512-BF16), else 32-true: this machine's answer
+    expected = "bf16-mixed" if torch.cuda.is_available() or hardware.cpu_has_native_bf16() else "32-true"
     assert "precision: auto" in proc.stdout
     assert f"# trainer.precision: auto resolves to {expected} on this machine" in proc.stdout
     assert not list(runs_root.rglob("results.json"))  # --cfg runs nothing

@@ -10,12 +10,12 @@ import time
 import pytest
 from omegaconf import OmegaConf
 
-from lossbench import distributed, hydra_hooks
+from lossbench import distributed, hydra_hooks, hydra_internals
 
 SLURM_VARS = ("SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_STEPID", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS",
               "SLURM_NTASKS", "SLURM_STEP_TASKS_PER_NODE", "SLURM_NTASKS_PER_NODE", "SLURM_JOB_START_TIME",
               "RANK", "PMI_RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", hydra_hooks.STAMP_ENV,
-              hydra_hooks.UID_ENV, hydra_hooks.MULTIRUN_BATCH_ENV)
+              hydra_hooks.UID_ENV, hydra_internals.MULTIRUN_BATCH_ENV)
 
 
 @pytest.fixture
@@ -102,24 +102,28 @@ def test_tasks_of_one_step_name_the_same_directory(clean_env, tmp_path):
     assert names == [(expected_stamp, "slurm77.3")] * 2
 
 
-@pytest.mark.parametrize("launcher, batch, expected", [
-    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": 2}, "5", 2),
-    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": 4}, "3", 3),   # no more than the batch
-    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": -1}, "", "cores"),  # joblib's -1: one per core
-    ({"_target_": hydra_hooks.SUBMITIT_LOCAL_LAUNCHER}, "3", 3),        # the whole batch at once
-    ({"_target_": hydra_hooks.SUBMITIT_LOCAL_LAUNCHER}, "", 1),
-    ({"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}, "3", 1),
+@pytest.mark.parametrize("launcher, batch, cores, expected", [
+    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": 2}, 5, 2, 2),
+    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": 4}, 3, 2, 3),   # no more than the batch
+    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": -1}, 0, 2, 2),  # joblib's -1: one per core
+    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": -1}, 0, 8, 8),
+    ({"_target_": hydra_hooks.JOBLIB_LAUNCHER, "n_jobs": -2}, 0, 8, 7),  # -2: all cores but one
+    ({"_target_": hydra_hooks.SUBMITIT_LOCAL_LAUNCHER}, 3, 2, 3),        # the whole batch at once
+    ({"_target_": hydra_hooks.SUBMITIT_LOCAL_LAUNCHER}, 0, 2, 1),
+    ({"_target_": hydra_internals.BASIC_LAUNCHER}, 3, 2, 1),
 ])
-def test_jobs_a_launcher_runs_at_once(clean_env, launcher, batch, expected):
-    if batch:
-        clean_env.setenv(hydra_hooks.MULTIRUN_BATCH_ENV, batch)
-    cores = len(os.sched_getaffinity(0))
-    assert hydra_hooks.jobs_at_once(OmegaConf.create(launcher)) == (cores if expected == "cores" else expected)
+def test_jobs_a_launcher_runs_at_once(launcher, batch, cores, expected):
+    assert hydra_hooks.jobs_at_once(OmegaConf.create(launcher), batch, cores) == expected
 
 
-def test_batch_size_counts_the_sweep_like_hydra(clean_env):
-    config = OmegaConf.create({"hydra": {"overrides": {"task": ["loss=ce,focal", "seed=0,1,2", "trainer=smoke"]},
-                                         "sweeper": {"max_batch_size": None}}})
-    assert hydra_hooks._batch_size(config) == 6
-    config.hydra.sweeper.max_batch_size = 4
-    assert hydra_hooks._batch_size(config) == 4
+def test_batch_size_counts_the_sweep_like_hydra():
+    task = ["loss=ce,focal", "seed=0,1,2", "trainer=smoke"]
+    assert hydra_internals.first_batch_size(task, None) == 6
+    assert hydra_internals.first_batch_size(task, 4) == 4
+
+
+def test_the_multirun_facts_reach_the_command_once(clean_env):
+    hydra_internals.record_multirun("/runs/multirun/x", 6)
+    assert hydra_internals.multirun_batch() == 6
+    assert hydra_internals.take_multirun_dir() == "/runs/multirun/x"
+    assert hydra_internals.take_multirun_dir() is None and hydra_internals.multirun_batch() == 0

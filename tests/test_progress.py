@@ -66,14 +66,14 @@ def test_results_json_has_the_jobs_throughput_and_where_it_ran(logged_run):
 
 def test_inline_sweep_prints_img_s_and_periodic_lines_without_lightning_noise(tmp_path, monkeypatch, capsys):
     from lossbench import sweep
-    from lossbench.sweep import launchers
+    from lossbench.sweep import progress
 
     fake_bin = tmp_path / "bin"  # an `srun` on PATH: Lightning warns that it is "available but not used"
     fake_bin.mkdir()
     (fake_bin / "srun").write_text("#!/bin/sh\nexit 0\n")
     (fake_bin / "srun").chmod(stat.S_IRWXU)
     monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(launchers, "STATUS_EVERY_S", 0.3)
+    monkeypatch.setattr(progress, "STATUS_EVERY_S", 0.3)
     # 60 two-batch epochs: a couple of seconds, several periodic lines after the first epoch (ten
     # epochs of this job once took 0.3 s, and the job ended before any periodic line showed one)
     spec = tmp_path / "sixty_epochs.yaml"

@@ -44,9 +44,6 @@ def _is_override(arg: str) -> bool:
 
 
 # -- train ---------------------------------------------------------------------------------------
-BASIC_LAUNCHER = "hydra._internal.core_plugins.basic_launcher.BasicLauncher"
-
-
 def _job_task(outcomes: list):
     """The Hydra task function of one `lossbench train` command: Hydra's process-wide state is read
     here, at the edge, and handed to `run_job` as plain arguments."""
@@ -57,6 +54,7 @@ def _job_task(outcomes: list):
         from omegaconf import open_dict
 
         from lossbench.hydra_hooks import JobFailed
+        from lossbench.hydra_internals import BASIC_LAUNCHER
         from lossbench.interrupts import JobInterrupted
         from lossbench.train import run_job
 
@@ -95,10 +93,11 @@ def _shared_threads(cfg, launcher) -> int | None:
     (joblib, submitit_local): the cores divided among the jobs and their CPU ranks, so that the
     jobs never ask for more threads than there are cores. None: leave `trainer.threads` alone
     (set by the user, or one job at a time)."""
-    from lossbench.hardware import threads_per_process
+    from lossbench.hardware import cpu_cores, threads_per_process
     from lossbench.hydra_hooks import jobs_at_once
+    from lossbench.hydra_internals import multirun_batch
 
-    at_once = jobs_at_once(launcher)
+    at_once = jobs_at_once(launcher, multirun_batch(), cpu_cores())
     if cfg.trainer.get("threads") is not None or at_once <= 1:
         return None
     devices = cfg.trainer.get("devices")
@@ -108,11 +107,11 @@ def _shared_threads(cfg, launcher) -> int | None:
 
 def _check_runs_root(overrides: list[str], multirun: bool) -> None:
     """The folder run directories go into must be one this process can create and write."""
-    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "runs_root"]
-    if multirun and given and "," in given[-1]:
+    from lossbench.overrides import runs_root
+
+    root, where = runs_root(overrides, os.environ)
+    if multirun and where == "runs_root" and "," in str(root):
         return  # a sweep over several roots: Hydra makes each
-    root = Path(given[-1] if given else os.environ.get("LOSSBENCH_RUNS") or "runs").expanduser()
-    where = "runs_root" if given else ("LOSSBENCH_RUNS" if os.environ.get("LOSSBENCH_RUNS") else "runs_root (default)")
     try:
         root.mkdir(parents=True, exist_ok=True)
         writable = os.access(root, os.W_OK | os.X_OK)
@@ -135,9 +134,9 @@ def _exit_code(records: list[dict]) -> int:
 
 
 def train(args: list[str]) -> int:
-    from hydra._internal.utils import get_args_parser
+    from lossbench.hydra_internals import args_parser
 
-    parsed = get_args_parser().parse_args(args)
+    parsed = args_parser().parse_args(args)
     # Hydra's own modes take no job config: help, --info, -sc (its overrides are `install=bash`),
     # --experimental-rerun; under -cp Hydra finds the primary config itself and says what is wrong.
     if not (parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion
@@ -156,7 +155,8 @@ def train(args: list[str]) -> int:
     import hydra
 
     from lossbench.distributed import is_global_zero
-    from lossbench.hydra_hooks import MULTIRUN_BATCH_ENV, MULTIRUN_DIR_ENV, command_identity
+    from lossbench.hydra_hooks import command_identity
+    from lossbench.hydra_internals import clear_multirun, take_multirun_dir
     from lossbench.paths import CONF_DIR
 
     outcomes: list[dict] = []  # this command's jobs that ran in this process
@@ -164,8 +164,7 @@ def train(args: list[str]) -> int:
     saved_argv = list(sys.argv)  # hydra.main reads the overrides from sys.argv; the caller's is put back
     sys.argv = [saved_argv[0] if saved_argv else "lossbench", *args, *_srun_rank_outputs(parsed.multirun)]
     exit_code = None
-    os.environ.pop(MULTIRUN_DIR_ENV, None)
-    os.environ.pop(MULTIRUN_BATCH_ENV, None)
+    clear_multirun()
     try:
         with command_identity():
             entry()
@@ -173,8 +172,7 @@ def train(args: list[str]) -> int:
         exit_code = err.code if isinstance(err.code, int) else 1
     finally:
         sys.argv = saved_argv
-    multirun_dir = os.environ.pop(MULTIRUN_DIR_ENV, None)
-    os.environ.pop(MULTIRUN_BATCH_ENV, None)
+    multirun_dir = take_multirun_dir()
     if parsed.cfg in ("job", "all") and not parsed.multirun:  # Hydra printed the config: say what auto means here
         from lossbench.train import precision_note
 

@@ -54,10 +54,11 @@ def _search_path(config_dir: str | None, searchpath_overrides: list):
     puts it), then the `hydra.searchpath=[...]` additions."""
     import os
 
-    from hydra._internal.utils import create_config_search_path
     from hydra.core.config_search_path import SearchPathQuery
 
-    search_path = create_config_search_path(str(CONF_DIR))
+    from lossbench.hydra_internals import config_search_path
+
+    search_path = config_search_path(str(CONF_DIR))
     if config_dir is not None:
         path = os.path.abspath(config_dir)
         if not os.path.isdir(path):
@@ -77,8 +78,6 @@ def check_overrides(overrides: list[str], config_dir: str | None = None, config_
     """Raise UsageError for an unknown group option, an unknown key, or a key nothing reads (Hydra
     would say less, or nothing). `config_dir` (-cd) and `hydra.searchpath` add the user's configs."""
     from hydra import compose
-    from hydra._internal.hydra import Hydra
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType
     from hydra.errors import HydraException
@@ -89,11 +88,10 @@ def check_overrides(overrides: list[str], config_dir: str | None = None, config_
     except HydraException as err:
         raise UsageError(f"cannot parse the overrides: {err}") from None
 
-    GlobalHydra.instance().clear()
-    Hydra.create_main_hydra2(task_name="check", config_search_path=_search_path(
-        config_dir, [o for o in parsed if o.key_or_group == "hydra.searchpath"]))
-    try:
-        loader = GlobalHydra.instance().hydra.config_loader
+    from lossbench.hydra_internals import check_loader
+
+    search_path = _search_path(config_dir, [o for o in parsed if o.key_or_group == "hydra.searchpath"])
+    with check_loader(search_path) as loader:
         first_values = _check_each(parsed, loader, OverrideType)
         cfg = _compose(compose, config_name or "config", first_values, HydraException, OmegaConfBaseException)
         for variant, where in _group_sweep_variants(parsed, first_values):
@@ -101,8 +99,6 @@ def check_overrides(overrides: list[str], config_dir: str | None = None, config_
                 _compose(compose, config_name or "config", variant, HydraException, OmegaConfBaseException)
             except UsageError as err:
                 raise UsageError(f"in the multirun's jobs with {where}: {err}") from None
-    finally:
-        GlobalHydra.instance().clear()
     _check_read(cfg, parsed)
 
 

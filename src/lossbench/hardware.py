@@ -11,8 +11,18 @@ from pathlib import Path
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
+# Pretend to be another CPU: a comma-separated flag list replaces /proc/cpuinfo's (the test suite's
+# --cpu-kind sets it, so that every expectation that depends on the CPU is checked on each kind).
+CPU_FLAGS_ENV = "LOSSBENCH_CPU_FLAGS"
+# The kinds of x86 CPU this project's machines have, by the flags that decide bf16.
+CPU_KINDS = {"amx": "avx2,avx512f,avx512_bf16,amx_bf16,amx_tile", "avx512_bf16": "avx2,avx512f,avx512_bf16",
+             "avx2": "avx2,fma"}
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
+    if os.environ.get(CPU_FLAGS_ENV) is not None:
+        return frozenset(f for f in os.environ[CPU_FLAGS_ENV].split(",") if f)
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -48,3 +58,33 @@ def auto_precision(accelerator: str) -> str:
     if accelerator in ("auto", "cpu") and cpu_has_native_bf16():
         return "bf16-mixed"
     return "32-true"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what the platform module says."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device) -> str:
+    """The model of the device that trained: the GPU's name, or the CPU's."""
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+
+
+def run_facts(device) -> dict:
+    """Where a job ran, for its results record: torch's device, its model, the host and the GPUs
+    this process was given."""
+    import socket
+
+    return {"device": str(device), "device_name": device_name(device), "host": socket.gethostname(),
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}

@@ -14,9 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
-STAMP_ENV, UID_ENV, MULTIRUN_DIR_ENV = "LOSSBENCH_STAMP", "LOSSBENCH_UID", "LOSSBENCH_MULTIRUN_DIR"
-# The number of jobs of a multirun's batch: what submitit_local starts at once, all together.
-MULTIRUN_BATCH_ENV = "LOSSBENCH_MULTIRUN_BATCH"
+STAMP_ENV, UID_ENV = "LOSSBENCH_STAMP", "LOSSBENCH_UID"
 JOBLIB_LAUNCHER = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
 SUBMITIT_LOCAL_LAUNCHER = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
 
@@ -94,35 +92,18 @@ class MultirunDirectory(Callback):
     size of its batch of jobs for the workers a launcher starts (they inherit the environment)."""
 
     def on_multirun_start(self, config, **kwargs) -> None:
-        os.environ[MULTIRUN_DIR_ENV] = str(config.hydra.sweep.dir)
-        batch = _batch_size(config)
-        if batch:
-            os.environ[MULTIRUN_BATCH_ENV] = str(batch)
+        from lossbench.hydra_internals import first_batch_size, record_multirun
+
+        record_multirun(str(config.hydra.sweep.dir),
+                        first_batch_size(list(config.hydra.overrides.task), config.hydra.sweeper.get("max_batch_size")))
 
 
-def _batch_size(config) -> int | None:
-    """Jobs in the multirun's first batch, counted as Hydra's basic sweeper splits them."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    try:
-        overrides = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
-        batches = BasicSweeper.split_arguments(overrides, config.hydra.sweeper.get("max_batch_size"))
-        return len(batches[0]) if batches else None
-    except Exception:  # another sweeper's syntax: the count is only a thread-sharing hint
-        return None
-
-
-def jobs_at_once(launcher) -> int:
-    """How many jobs of a multirun Hydra's `launcher` config runs at the same time on this machine:
-    joblib `n_jobs` (-1 = one per core, as joblib counts) or the batch if smaller, submitit_local
-    the whole batch, the
-    basic launcher one. submitit_slurm jobs run on nodes of their own: 1."""
+def jobs_at_once(launcher, batch: int, cores: int) -> int:
+    """How many jobs of a multirun Hydra's `launcher` config runs at the same time on a machine of
+    `cores` cores, when its first batch has `batch` jobs (0: unknown): joblib `n_jobs` (-1 = one per
+    core, as joblib counts) or the batch if smaller, submitit_local the whole batch, the basic
+    launcher one. submitit_slurm jobs run on nodes of their own: 1."""
     target = launcher.get("_target_")
-    from lossbench.hardware import cpu_cores
-
-    cores = cpu_cores()
-    batch = int(os.environ.get(MULTIRUN_BATCH_ENV) or 0)
     if target == JOBLIB_LAUNCHER:
         n_jobs = int(launcher.get("n_jobs") or 1)
         n_jobs = n_jobs if n_jobs > 0 else cores + 1 + n_jobs

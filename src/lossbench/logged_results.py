@@ -89,7 +89,7 @@ def _tensorboard(writer, per_class: dict, class_counts, figures: dict, step: int
             writer.add_histogram(f"{which}/test_per_class_acc", np.asarray(accs, dtype=np.float64), step,
                                  bins=np.linspace(0.0, 1.0, 21))
     lines = ["| class | training images | final acc | best acc |", "|---|---|---|---|"]
-    lines += [f"| {c} | {n} | {_fmt(f)} | {_fmt(b)} |" for c, n, f, b in _table_rows(per_class, class_counts)]
+    lines += [f"| {c} | {n} | {_cell_text(f)} | {_cell_text(b)} |" for c, n, f, b in _table_rows(per_class, class_counts)]
     writer.add_text("test/per_class_acc", "\n".join(lines), step)
     for which, fig in figures.items():
         writer.add_figure(f"{which}/test_reliability", fig, step, close=False)
@@ -104,5 +104,5 @@ def _wandb(run, per_class: dict, class_counts, figures: dict) -> None:
     run.log({"test/per_class_acc": table, **{f"{w}/test_reliability": wandb.Image(fig) for w, fig in figures.items()}})
 
 
-def _fmt(value) -> str:
+def _cell_text(value) -> str:
     return "" if value is None else f"{value:.4f}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lossbench.overrides import override_key
 from lossbench.resume import RESUME_NEUTRAL_KEYS
 from lossbench.results import SCALAR_TEST_METRICS
 
@@ -23,14 +24,10 @@ LEGEND = ("acc/bal = accuracy / balanced accuracy, many/med/few = shot groups, E
 _QUIET_KEYS = ("seed", "hydra", *RESUME_NEUTRAL_KEYS)
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
-def _overrides(res: dict) -> dict[str, str]:
+def _label_overrides(res: dict) -> dict[str, str]:
     out = {}
     for o in res.get("overrides") or []:
-        key = _key(o)
+        key = override_key(o)
         if "=" in o and not any(key == q or key.startswith(q + ".") for q in _QUIET_KEYS):
             out[key] = o.split("=", 1)[1]
     return out
@@ -38,7 +35,7 @@ def _overrides(res: dict) -> dict[str, str]:
 
 def run_labels(results: Sequence[dict]) -> list[str]:
     """Each run's loss, its loss options, and the other overrides whose values differ between runs."""
-    opts = [_overrides(r) for r in results]
+    opts = [_label_overrides(r) for r in results]
     keys = list(dict.fromkeys(k for o in opts for k in o))
     varying = {k for k in keys if len({o.get(k) for o in opts}) > 1}
     labels = []
@@ -51,7 +48,7 @@ def run_labels(results: Sequence[dict]) -> list[str]:
     return labels
 
 
-def _fmt(value, key: str) -> str:
+def _metric_cell(value, key: str) -> str:
     if value is None:
         return "-"
     return f"{value:.3f}" if key == "test_nll" else f"{100 * value:.2f}"
@@ -81,7 +78,7 @@ def run_metrics_table(results: Sequence[dict], title: str):
             block = res.get(which)
             if block:
                 table.add_row(label if first else "", str(res["seed"]) if first else "", which, str(block["epoch"]),
-                              *(_fmt(block.get(key), key) for key, _ in METRICS))
+                              *(_metric_cell(block.get(key), key) for key, _ in METRICS))
                 first = False
     return table
 

@@ -23,7 +23,7 @@ def test_checksum_mismatch_is_a_warning_naming_the_file(cifar10_root):
     dm = Cifar10DataModule(name="cifar10", root=str(cifar10_root), download=False)
     with pytest.warns(ChecksumWarning, match="data_batch_1.*test_batch.*batches.meta"):
         dm.setup("fit")
-    assert "checksums differ" in dm.describe()["note"] and "data_batch_1" in dm.describe()["note"]
+    assert "checksums differ" in dm.dataset_facts()["note"] and "data_batch_1" in dm.dataset_facts()["note"]
     assert len(dm.train_y) + len(dm.val_y) == 50000  # used anyway
 
 
@@ -35,7 +35,7 @@ def test_official_checksums_pass_silently(tmp_path, fakes, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ChecksumWarning)
         dm.setup("fit")  # .gz verified on its uncompressed bytes: a re-compressed copy passes too
-    assert dm.describe()["note"] is None
+    assert dm.dataset_facts()["note"] is None
     assert dm.train_x.shape == (600, 1, 28, 28) and dm.test_x.shape == (100, 1, 28, 28)
     assert np.array_equal(dm.train_x[:, 0].numpy(), arrays["train-images-idx3-ubyte"])
     assert dm.train_y.tolist() == arrays["train-labels-idx1-ubyte"].tolist()
@@ -47,7 +47,7 @@ def test_plain_idx_files_in_torchvision_layout(tmp_path, fakes):
     with pytest.warns(ChecksumWarning, match="train-images-idx3-ubyte"):
         dm.setup("fit")
     assert np.array_equal(dm.test_x[:, 0].numpy(), arrays["t10k-images-idx3-ubyte"])
-    assert dm.describe()["source"] == str(tmp_path / "FashionMNIST" / "raw")
+    assert dm.dataset_facts()["source"] == str(tmp_path / "FashionMNIST" / "raw")
 
 
 def test_fashion_mnist_falls_back_to_the_system_folder(tmp_path, fakes, monkeypatch):
@@ -56,7 +56,7 @@ def test_fashion_mnist_falls_back_to_the_system_folder(tmp_path, fakes, monkeypa
     dm = FashionMnistDataModule(name="fashion_mnist", root=str(tmp_path / "empty"), download=False)
     with pytest.warns(ChecksumWarning):
         dm.setup("fit")
-    assert dm.describe()["source"] == str(tmp_path / "system")
+    assert dm.dataset_facts()["source"] == str(tmp_path / "system")
 
 
 def test_offline_download_failure_is_one_clear_message(tmp_path, monkeypatch):

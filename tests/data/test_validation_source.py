@@ -38,8 +38,8 @@ def test_heldout_keeps_the_papers_training_set_and_draws_unused_images(cifar10_r
     # The head class keeps all 5,000 of its images, so it has none to hold out; every other class
     # has more than 50 unused ones.
     assert held.val_y.bincount(minlength=10).tolist() == [0] + [50] * 9
-    assert held.describe()["val_class_counts"] == [0] + [50] * 9
-    assert held.describe()["val_source"] == "heldout" and held.describe()["val_per_class"] == 50
+    assert held.dataset_facts()["val_class_counts"] == [0] + [50] * 9
+    assert held.dataset_facts()["val_source"] == "heldout" and held.dataset_facts()["val_per_class"] == 50
     assert held.has_validation and not paper.has_validation and paper.val_x is None
 
 
@@ -67,7 +67,7 @@ def test_split_labels_carry_the_noise(cifar10_root, arrays, fakes):
     file_labels = fakes.shuffled_labels(10, 5000, seed=1)
     val_pos = fakes.decode_positions(dm.val_x.numpy())
     assert (dm.val_y.numpy() != file_labels[val_pos]).mean() > 0.3
-    assert dm.describe()["val_source"] == "split" and dm.describe()["val_per_class"] is None
+    assert dm.dataset_facts()["val_source"] == "split" and dm.dataset_facts()["val_per_class"] is None
 
 
 def test_a_clean_run_records_no_noise_rate(cifar10_root, arrays):

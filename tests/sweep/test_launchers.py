@@ -56,12 +56,12 @@ def test_local_launcher_runs_two_processes_with_one_thread_each(inline_smoke, ru
 def test_local_launcher_gives_each_job_its_own_gpu_or_packs_k_per_gpu(runs_root, monkeypatch, capsys):
     """With (pretended) GPUs each worker gets CUDA_VISIBLE_DEVICES of its slot; on this CPU machine
     torch then still trains on the CPU, which is all the test needs."""
-    from lossbench.sweep import launchers
+    from lossbench.sweep import local
 
-    assert launchers.local_slots(launchers.LaunchOptions(jobs_per_gpu=2), 2) == (4, [0, 0, 1, 1])
-    assert launchers.local_slots(launchers.LaunchOptions(), 3) == (3, [0, 1, 2])
-    assert launchers.local_slots(launchers.LaunchOptions(parallel=2), 0) == (2, [None, None])
-    monkeypatch.setattr(launchers, "gpu_count", lambda: 2)
+    assert local.local_slots(None, 2, 2) == (4, [0, 0, 1, 1])
+    assert local.local_slots(None, None, 3) == (3, [0, 1, 2])
+    assert local.local_slots(2, None, 0) == (2, [None, None])
+    monkeypatch.setattr(local, "gpu_count", lambda: 2)
     sweep_dir = runs_root / "sweep"
     assert sweep.main(["demo", "--smoke", "--launcher", "local", "--dir", str(sweep_dir), "--no-report",
                        "--methods", "ce,focal"]) == 0

@@ -7,7 +7,8 @@ import pytest
 
 from lossbench.errors import UsageError
 from lossbench.paths import EXPERIMENTS_DIR
-from lossbench.sweep.spec import load_experiment, merge_overrides, parse_experiment
+from lossbench.overrides import merge_overrides
+from lossbench.sweep.spec import load_experiment, parse_experiment
 
 SHIPPED = sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.yaml"))
 REQUIRED = {"ldam_drw_cifar_lt", "polyloss", "noisy_labels", "calibration", "fashion_mnist_lt", "demo"}

@@ -188,7 +188,7 @@ class ImageDataModule(L.LightningDataModule):
     def image_size(self) -> int:
         return int(self.train_x.shape[-1])
 
-    def describe(self) -> dict:
+    def dataset_facts(self) -> dict:
         """Dataset facts for results.json."""
         return {"name": self.name, "num_train": len(self.train_y), "num_val": 0 if self.val_y is None else len(self.val_y),
                 "num_test": len(self.test_y), "imbalance_ratio": self.imbalance_ratio, "profile": self.profile,
@@ -201,7 +201,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def result_fields(self) -> dict:
         """Top-level results.json entries contributed by the data protocol."""
-        return {"dataset": self.describe(), "label_noise": self.noise_record}
+        return {"dataset": self.dataset_facts(), "label_noise": self.noise_record}
 
     # -- loaders -----------------------------------------------------------------------------
     def _placement(self) -> tuple[torch.device, int, int]:

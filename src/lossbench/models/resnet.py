@@ -2,7 +2,7 @@
 Active Passive Losses reference code (HanxunH/Active-Passive-Losses, models.py, itself the widely
 used pytorch-cifar ResNet), which its CIFAR-100 configs train (`model: ResNet50`).
 
-As the reference: BasicBlock (18, 34) or Bottleneck (50) stages at 64/128/256/512 channels with
+As the reference: basic blocks (18, 34) or Bottleneck (50) stages at 64/128/256/512 channels with
 strides 1/2/2/2, 1x1-conv + BN projection shortcuts, Kaiming-uniform (fan_in, ReLU) convolutions and
 Xavier-uniform linear layers. One difference: global average pooling is adaptive, where the
 reference uses avg_pool2d(4) -- the same on 32x32 inputs (a 4x4 map), and it also runs on other sizes.
@@ -16,7 +16,7 @@ from lossbench.models.heads import FeatureClassifier, make_classifier
 from lossbench.models.init import apl_init
 
 
-class BasicBlock(nn.Module):
+class ImageNetBasicBlock(nn.Module):
     expansion = 1
 
     def __init__(self, cin: int, planes: int, stride: int = 1):
@@ -59,7 +59,7 @@ def _shortcut(cin: int, cout: int, stride: int) -> nn.Module:
     return nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
 
 
-DEPTHS = {18: (BasicBlock, (2, 2, 2, 2)), 34: (BasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3))}
+DEPTHS = {18: (ImageNetBasicBlock, (2, 2, 2, 2)), 34: (ImageNetBasicBlock, (3, 4, 6, 3)), 50: (Bottleneck, (3, 4, 6, 3))}
 
 
 class ResNet(FeatureClassifier):

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from lossbench.models.heads import FeatureClassifier, make_classifier
 
 
-class BasicBlock(nn.Module):
+class CifarBasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int = 1):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
@@ -45,7 +45,7 @@ class CifarResNet(FeatureClassifier):
         blocks, cin = [], 16
         for cout, stride in ((16, 1), (32, 2), (64, 2)):
             for i in range(n):
-                blocks.append(BasicBlock(cin, cout, stride if i == 0 else 1))
+                blocks.append(CifarBasicBlock(cin, cout, stride if i == 0 else 1))
                 cin = cout
         self.layers = nn.Sequential(*blocks)
         self.classifier = make_classifier(classifier, 64, num_classes, head_bias_init)

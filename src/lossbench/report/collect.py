@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from lossbench.overrides import override_key
 from lossbench.resume import CONFIG_FILE, RESUME_NEUTRAL_KEYS, flatten
 from lossbench.results import RESULTS_FILE, SWEEP_FILE
 
@@ -87,20 +88,16 @@ class Collection:
     missing: list[tuple[Path, str]] = field(default_factory=list)  # (run directory without results.json, why)
 
 
-def _key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
 def plain_method(results: dict) -> str:
     loss = str(results.get("loss") or "?")
-    opts = [o.split("=", 1) for o in results.get("overrides") or [] if _key(o).startswith("loss.")]
-    return " ".join([loss, *(f"{_key(k)[len('loss.'):]}={v}" for k, v in opts)])
+    opts = [o.split("=", 1) for o in results.get("overrides") or [] if override_key(o).startswith("loss.")]
+    return " ".join([loss, *(f"{override_key(k)[len('loss.'):]}={v}" for k, v in opts)])
 
 
 def plain_setting(results: dict) -> str:
     data = str(results.get("data") or "?")
     rest = [o.lstrip("+~") for o in results.get("overrides") or []
-            if not (_key(o) in ("loss", "data") or _key(o).startswith("loss.") or is_neutral(_key(o)))]
+            if not (override_key(o) in ("loss", "data") or override_key(o).startswith("loss.") or is_neutral(override_key(o)))]
     return " ".join([data, *rest])
 
 
@@ -140,7 +137,7 @@ def run_config(run_dir: Path, results: dict) -> tuple[dict, bool]:
     if isinstance(tree, dict):
         flat, complete = flatten(tree), True
     else:
-        flat = {_key(o): _value(o.split("=", 1)[1]) for o in results.get("overrides") or [] if "=" in o}
+        flat = {override_key(o): _value(o.split("=", 1)[1]) for o in results.get("overrides") or [] if "=" in o}
         complete = False
     return {k: v for k, v in flat.items() if not is_neutral(k)}, complete
 

@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from pathlib import Path
 
+from lossbench.overrides import slug
 from lossbench.report.aggregate import Row, stat
 
 MAX_PANELS = 16
 DPI = 300  # journals ask for 300; the PNG stores it as pixels per metre (299.9994 read back)
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of a setting or experiment name."""
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.+-]", "_", text)).strip("_") or "x"
 
 
 def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw):

@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from lossbench.errors import EXIT_USAGE, UsageError
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _names(text: str | None, known, what: str) -> list[str] | None:
+def _chosen(text: str | None, known, what: str) -> list[str] | None:
     from lossbench.errors import closest
 
     if text is None:
@@ -66,8 +67,9 @@ def _names(text: str | None, known, what: str) -> list[str] | None:
 
 def default_dir(name: str, smoke: bool, overrides: list[str] = ()) -> Path:
     """<runs root>/sweeps/NAME: the root is a `runs_root=...` override, else LOSSBENCH_RUNS, else runs."""
-    given = [o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == "runs_root"]
-    root = Path(given[-1] if given else os.environ.get("LOSSBENCH_RUNS") or "runs")
+    from lossbench.overrides import runs_root
+
+    root, _ = runs_root(overrides, os.environ)
     return root / "sweeps" / (Path(name).stem + ("-smoke" if smoke else ""))
 
 
@@ -91,8 +93,8 @@ def plan(args: argparse.Namespace):
             seeds = []
         if not seeds:
             raise UsageError(f"--seeds={args.seeds!r}: give comma-separated integers, e.g. --seeds 0,1,2.")
-    methods = _names(args.methods, list(exp.methods), "methods")
-    settings = _names(args.settings, list(exp.settings), "settings")
+    methods = _chosen(args.methods, list(exp.methods), "methods")
+    settings = _chosen(args.settings, list(exp.settings), "settings")
     if args.smoke:
         seeds = seeds or exp.seeds[:1]
         settings = settings or exp.smoke_settings
@@ -102,20 +104,20 @@ def plan(args: argparse.Namespace):
     # --smoke shrinks the experiment's jobs, then applies the command line's overrides: the user's
     # trainer.devices=2 stays, while the data and the epochs and batches remain smoke's.
     from lossbench.sweep.smoke import kept_in_smoke
-    from lossbench.sweep.spec import merge_overrides
+    from lossbench.overrides import merge_overrides
 
     jobs = to_smoke(exp.jobs([], seeds=seeds, settings=settings, methods=methods))
-    for job in jobs:
-        job.overrides = merge_overrides(job.overrides, kept_in_smoke(job_overrides), [f"seed={job.seed}"])
-    return exp, jobs
+    return exp, [replace(job, overrides=merge_overrides(job.overrides, kept_in_smoke(job_overrides),
+                                                        [f"seed={job.seed}"])) for job in jobs]
 
 
 def to_smoke(jobs):
     """The smoke version of each job (see smoke.py)."""
     from lossbench.sweep.compose import compose, data_num_classes, hydra_context
     from lossbench.sweep.smoke import smoke_overrides
-    from lossbench.sweep.spec import override_key
+    from lossbench.overrides import override_key
 
+    smoked = []
     with hydra_context():
         synthetic_keys = set(compose(["data=synthetic"]).data.keys())
         classes: dict[str, int] = {}
@@ -123,8 +125,8 @@ def to_smoke(jobs):
             data = next((o for o in job.overrides if override_key(o) == "data"), "data=<default>")
             if data not in classes:
                 classes[data] = data_num_classes(compose([o for o in job.overrides if override_key(o) == "data"]))
-            job.overrides = smoke_overrides(job.overrides, synthetic_keys, classes[data])
-    return jobs
+            smoked.append(replace(job, overrides=smoke_overrides(job.overrides, synthetic_keys, classes[data])))
+    return smoked
 
 
 def _dry_run(exp, jobs, sweep_dir: Path) -> int:
@@ -155,7 +157,8 @@ def write_sweep_file(sweep_dir: Path, exp, jobs, smoke: bool, argv: list[str]) -
 
 def launch_options(args: argparse.Namespace):
     """The LaunchOptions of the parsed command line; UsageError for bad values."""
-    from lossbench.sweep.launchers import LaunchOptions, check_launcher, load_slurm_config
+    from lossbench.sweep.launchers import LaunchOptions, check_launcher
+    from lossbench.sweep.slurm import load_slurm_config
 
     launcher = check_launcher(args.launcher)
     launcher_keys = [o for o in args.overrides if o.startswith("launcher.")]
@@ -166,9 +169,9 @@ def launch_options(args: argparse.Namespace):
     if launcher != "local" and (args.parallel is not None or args.jobs_per_gpu is not None):
         raise UsageError("--parallel and --jobs-per-gpu are for --launcher local (slurm: launcher.array_parallelism).")
     if args.jobs_per_gpu is not None:
-        from lossbench.sweep.launchers import gpu_count, local_slots
+        from lossbench.sweep.local import gpu_count, local_slots
 
-        local_slots(LaunchOptions(jobs_per_gpu=args.jobs_per_gpu, parallel=args.parallel), gpu_count())
+        local_slots(args.parallel, args.jobs_per_gpu, gpu_count())
     return LaunchOptions(launcher=launcher, parallel=args.parallel, jobs_per_gpu=args.jobs_per_gpu,
                          slurm=load_slurm_config(launcher_keys) if launcher == "slurm" else {},
                          wait=not args.no_wait)
@@ -178,8 +181,8 @@ def sweep_jobs(exp, jobs, sweep_dir: Path, smoke: bool, progress: bool, verbose:
     """The SweepJob of each job: what any launcher runs."""
     from lossbench.sweep.runner import QUIET_OVERRIDES, SweepJob
 
-    return [SweepJob(job=job, sweep=job.describe(exp.name, smoke), job_dir=str((sweep_dir / job.name).resolve()),
-                     launcher_overrides=[] if progress else list(QUIET_OVERRIDES), verbose=verbose,
+    return [SweepJob(job=job, sweep=job.sweep_block(exp.name, smoke), job_dir=str((sweep_dir / job.name).resolve()),
+                     launcher_overrides=() if progress else tuple(QUIET_OVERRIDES), verbose=verbose,
                      report_dir=str(sweep_dir.resolve()) if report else None)
             for job in jobs]
 
@@ -190,7 +193,7 @@ def main(args: list[str]) -> int:
         exp, jobs = plan(parsed)
         sweep_dir = parsed.dir or default_dir(parsed.name, parsed.smoke, parsed.overrides)
         if parsed.status:
-            from lossbench.sweep.launchers import slurm_ids
+            from lossbench.sweep.slurm import slurm_ids
             from lossbench.sweep.status import print_status
 
             print_status(exp.name, jobs, sweep_dir, slurm_ids(sweep_dir))
@@ -206,6 +209,7 @@ def main(args: list[str]) -> int:
         return EXIT_USAGE
     from lossbench.interrupts import JobInterrupted, stop_signals_recorded
     from lossbench.sweep.launchers import launch
+    from lossbench.sweep.state import is_held
 
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -237,8 +241,8 @@ def main(args: list[str]) -> int:
         return 0
     done = sum(r.get("status") == "completed" for r in results)
     print(f"sweep {exp.name}: {done}/{len(results)} jobs completed in {time.time() - started:.0f} s", flush=True)
-    held = [r for r in results if r.get("status") == "held"]
-    failed = [r for r in results if r.get("status") not in ("completed", "held")]
+    held = [r for r in results if is_held(r)]
+    failed = [r for r in results if r.get("status") != "completed" and not is_held(r)]
     if not parsed.no_report:
         from lossbench.report import build_report
 

@@ -55,7 +55,7 @@ class ClaimState:
     live: bool
     age_s: float | None = None
 
-    def describe(self) -> str:
+    def holder_text(self) -> str:
         if not self.holder:
             return "unclaimed"
         h = self.holder
@@ -129,7 +129,7 @@ def try_claim(job_dir: str | Path) -> tuple[Claim | None, ClaimState]:
             return None, state
         if state.holder:  # stale: take it over, and say so
             line = (f"{holder['started']} {holder['host']}:{holder['pid']} took over the stale claim of "
-                    f"{state.describe()} (heartbeat {state.age_s:.0f} s old)")
+                    f"{state.holder_text()} (heartbeat {state.age_s:.0f} s old)")
             with open(job_dir / CLAIM_LOG, "a") as log:
                 log.write(line + "\n")
             print(f"lossbench: {job_dir.name}: {line}", file=sys.stderr, flush=True)

@@ -9,17 +9,11 @@ from lossbench.errors import UsageError
 
 @contextmanager
 def hydra_context():
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    """Hydra initialised on lossbench's configs, for `compose` (hydra_internals.initialized)."""
+    from lossbench.hydra_internals import initialized
 
-    from lossbench.paths import CONF_DIR
-
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sweep"):
-            yield
-    finally:
-        GlobalHydra.instance().clear()
+    with initialized("sweep"):
+        yield
 
 
 def compose(overrides: list[str]):

@@ -20,11 +20,13 @@ import os
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from lossbench.results import RESULTS_FILE, failed_record, is_completed, new_record, read_results, versions, write_json
-from lossbench.sweep.spec import Job, override_key
+from lossbench.results import RESULTS_FILE, failed_record, new_record, read_results, versions, write_json
+from lossbench.overrides import override_key
+from lossbench.sweep.spec import Job
+from lossbench.sweep.state import has_ended, held_outcome, is_done, is_held, skipped_outcome
 
 QUIET_OVERRIDES = ["trainer.enable_progress_bar=false", "++trainer.enable_model_summary=false"]
 
@@ -51,13 +53,14 @@ def quiet_lightning(enabled: bool = True):
                 lg.setLevel(level)
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepJob:
-    """One job of a sweep, with what a worker process needs to run it."""
+    """One job of a sweep, with what a worker process needs to run it. Immutable: a launcher that
+    runs it differently (threads, SLURM requeue) runs a copy, `dataclasses.replace(spec, ...)`."""
     job: Job
     sweep: dict                    # the `sweep` block of its results.json
     job_dir: str
-    launcher_overrides: list[str] = field(default_factory=list)  # how to run it (threads, quiet): not its identity
+    launcher_overrides: tuple[str, ...] = ()  # how to run it (threads, quiet): not its identity
     verbose: bool = False
     requeue_on_signal: bool = False  # SLURM: requeue on a stop signal, so that the job resumes
     max_requeues: int = 3
@@ -80,9 +83,7 @@ class SweepJob:
 def done_before(job: Job, job_dir: Path) -> dict | None:
     """The completed record of this very job (same overrides), if its directory holds one."""
     prev = read_results(Path(job_dir) / RESULTS_FILE)
-    if is_completed(prev) and (prev.get("sweep") or {}).get("overrides") == job.overrides:
-        return prev
-    return None
+    return prev if is_done(prev, job.overrides) else None
 
 
 def run_sweep_job(spec: SweepJob) -> dict:
@@ -95,14 +96,14 @@ def run_sweep_job(spec: SweepJob) -> dict:
     job_dir = Path(spec.job_dir)
     prev = done_before(spec.job, job_dir)
     if prev is not None:
-        return {**prev, "skipped": True}
-    claim, state = try_claim(job_dir)
+        return skipped_outcome(prev)
+    claim, holder = try_claim(job_dir)
     if claim is None:
-        return {"status": "held", "held_by": state.describe(), "run_dir": str(job_dir)}
+        return held_outcome(holder.holder_text(), str(job_dir))
     prev = done_before(spec.job, job_dir)  # another process may have finished it since the first look
     if prev is not None:
         claim.release()
-        return {**prev, "skipped": True}
+        return skipped_outcome(prev)
     with claim, quiet_lightning(not spec.verbose):
         try:
             record = run_in_process(spec.overrides, job_dir, sweep=spec.sweep)
@@ -116,14 +117,14 @@ def run_sweep_job(spec: SweepJob) -> dict:
 
 
 def report_if_sweep_ended(sweep_dir: Path) -> bool:
-    """Write the sweep's report if every job listed in sweep.json has completed or failed; one
-    process writes it (an exclusive lock file). True if this call wrote it."""
+    """Write the sweep's report if every job listed in sweep.json has ended (state.has_ended: an
+    interrupted job is listed as such); one process writes it (an exclusive lock file). True if
+    this call wrote it."""
     from lossbench.results import SWEEP_FILE
 
     info = read_results(sweep_dir / SWEEP_FILE) or {}
     names = [j["job"] for j in info.get("jobs") or []]
-    ended = all((read_results(sweep_dir / n / RESULTS_FILE) or {}).get("status") in ("completed", "failed")
-                for n in names)
+    ended = all(has_ended(read_results(sweep_dir / n / RESULTS_FILE)) for n in names)
     if not names or not ended:
         return False
     lock = sweep_dir / ".report.lock"
@@ -201,7 +202,7 @@ def outcome_line(res: dict) -> str:
     from lossbench.results import first_error_line
 
     status = res.get("status")
-    if status == "held":
+    if is_held(res):
         return f"held by {res.get('held_by')}: skipped here"
     if res.get("skipped"):
         return "done before, skipped"
@@ -213,3 +214,30 @@ def outcome_line(res: dict) -> str:
         text += f"  (best@{best['epoch']}: {best['test_acc']:.4f})"
     text += f"  {res.get('wall_time_s', 0):.1f}s"
     return text
+
+
+def worker_record(job, spec: SweepJob) -> dict:
+    """The record of a sweep job that a worker process (submitit: local or SLURM) ran: what it
+    returned, else what its results.json says, else a failed record with the worker's last stderr
+    line (written to results.json)."""
+    try:
+        result = job.result()
+        if isinstance(result, dict):
+            return result
+    except Exception:  # noqa: BLE001 -- the job's own results.json says why, or is written below
+        pass
+    record = read_results(Path(spec.job_dir) / RESULTS_FILE)
+    if isinstance(record, dict) and record.get("status") != "running":
+        return record
+    stderr = ""
+    try:
+        stderr = job.stderr() or ""
+    except Exception:  # noqa: BLE001
+        pass
+    reason = (stderr.strip().splitlines() or ["the worker process ended without a result"])[-1]
+    base = record if isinstance(record, dict) else new_record(seed=spec.job.seed, loss=None, data=None, model=None,
+                                                              run_dir=spec.job_dir, overrides=spec.job.overrides,
+                                                              sweep=spec.sweep)
+    failed = failed_record(base, f"worker process ended: {reason}", "exception")
+    write_json(Path(spec.job_dir) / RESULTS_FILE, failed)
+    return failed

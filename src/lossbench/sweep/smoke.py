@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from lossbench.sweep.spec import merge_overrides, override_key
+from lossbench.overrides import merge_overrides, override_key
 
 KEPT_TRAINER_KEYS = {"gradient_clip_val", "gradient_clip_algorithm"}
 # What smoke decides however the command line sets it: the run length.

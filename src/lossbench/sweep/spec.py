@@ -25,19 +25,20 @@ of the same key replacing an earlier one.
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lossbench.errors import UsageError, closest
+from lossbench.overrides import merge_overrides, slug
 
 FORMS = ("error_percent", "percent", "fraction")
 EPOCHS = ("best", "final")
 TOP_KEYS = {"title", "fixed", "settings", "methods", "seeds", "smoke", "expected"}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
+    """One job of a sweep: its identity. Immutable; a changed job is a new one (dataclasses.replace)."""
     method: str
     setting: str
     seed: int
@@ -49,7 +50,7 @@ class Job:
         """The job's directory name: deterministic, so a re-run finds (and skips) finished jobs."""
         return f"{slug(self.setting)}__{slug(self.method)}__seed{self.seed}"
 
-    def describe(self, sweep: str, smoke: bool) -> dict:
+    def sweep_block(self, sweep: str, smoke: bool) -> dict:
         """The `sweep` block of the job's results.json."""
         block = {"name": sweep, "method": self.method, "setting": self.setting, "job": self.name,
                  "seed": self.seed, "overrides": list(self.overrides), "smoke": smoke}
@@ -104,23 +105,6 @@ class Experiment:
                 "expected": self.expected}
 
 
-def slug(text: str) -> str:
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.+-]", "_", text)).strip("_") or "x"
-
-
-def override_key(override: str) -> str:
-    return override.split("=", 1)[0].lstrip("+~")
-
-
-def merge_overrides(*groups: list[str]) -> list[str]:
-    """Concatenate override lists; a later value of a key replaces the earlier one in place."""
-    merged: dict[str, str] = {}
-    for group in groups:
-        for override in group:
-            merged[override_key(override)] = override
-    return list(merged.values())
-
-
 # -- loading --------------------------------------------------------------------------------------
 def experiment_path(name: str) -> Path:
     """The YAML of a shipped experiment, or a path to a user's own definition."""
@@ -158,7 +142,7 @@ def _fail(where: str, message: str) -> UsageError:
     return UsageError(f"experiment {where}: {message}")
 
 
-def _overrides(value, where: str) -> list[str]:
+def _override_list(value, where: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) and "=" in v for v in value):
@@ -169,12 +153,12 @@ def _overrides(value, where: str) -> list[str]:
 def _axis(value, where: str) -> dict[str, list[str]]:
     if not isinstance(value, dict) or not value:
         raise _fail(where, "settings must map setting names to override lists.")
-    return {str(k): _overrides(v, f"{where}: setting {k!r}") for k, v in value.items()}
+    return {str(k): _override_list(v, f"{where}: setting {k!r}") for k, v in value.items()}
 
 
 def _method(name: str, value, where: str, axis_values: set[str]) -> dict[str, dict]:
     if isinstance(value, list) or value is None:
-        return {name: {"overrides": _overrides(value, where), "when": {}, "param": None}}
+        return {name: {"overrides": _override_list(value, where), "when": {}, "param": None}}
     if not isinstance(value, dict) or not set(value) <= {"overrides", "when", "param"}:
         raise _fail(where, "a method is a list of overrides or {overrides: [...], when: {...}, param: {...}}.")
     when = value.get("when") or {}
@@ -183,8 +167,8 @@ def _method(name: str, value, where: str, axis_values: set[str]) -> dict[str, di
     for key in when:
         if key not in axis_values:
             raise _fail(where, f"`when` names {key!r}, which is not a setting.{closest(str(key), axis_values)}")
-    spec = {"overrides": _overrides(value.get("overrides"), where),
-            "when": {str(k): _overrides(v, f"{where}: when {k!r}") for k, v in when.items()}, "param": None}
+    spec = {"overrides": _override_list(value.get("overrides"), where),
+            "when": {str(k): _override_list(v, f"{where}: when {k!r}") for k, v in when.items()}, "param": None}
     param = value.get("param")
     if param is None:
         return {name: spec}
@@ -268,7 +252,7 @@ def parse_experiment(raw: dict, name: str, path: Path, header: list[str]) -> Exp
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise _fail(where, f"seeds must be a non-empty list of integers, got {seeds!r}.")
     exp = Experiment(name=name, path=path, header=header, title=str(raw.get("title") or name),
-                     fixed=_overrides(raw.get("fixed"), f"{where}: fixed"), axes=axes, methods=methods,
+                     fixed=_override_list(raw.get("fixed"), f"{where}: fixed"), axes=axes, methods=methods,
                      seeds=list(seeds), smoke_settings=[])
     settings = exp.settings
     smoke = (raw.get("smoke") or {}).get("settings")
