@@ -26,10 +26,10 @@ def test_cnn8_has_the_reference_layers():
     assert CNN8(num_classes=5, in_channels=1, image_size=8)(torch.randn(3, 1, 8, 8)).shape == (3, 5)
 
 
-def _resnet_params(depth, num_classes):
-    total, cin = conv(3, 64, 3, False) + bn(64), 64
+def _resnet_params(depth, num_classes, width=64):
+    total, cin = conv(3, width, 3, False) + bn(width), width
     blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3)}[depth]
-    for planes, n, stride in zip((64, 128, 256, 512), blocks, (1, 2, 2, 2)):
+    for planes, n, stride in zip((width, 2 * width, 4 * width, 8 * width), blocks, (1, 2, 2, 2)):
         for i in range(n):
             s = stride if i == 0 else 1
             if depth == 50:
@@ -50,6 +50,19 @@ def test_resnet_matches_the_reference_block_layout(depth):
     model = ResNet(num_classes=100, depth=depth)
     assert sum(p.numel() for p in model.parameters()) == _resnet_params(depth, 100)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 100)
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+def test_a_narrow_resnet_has_the_same_layout_at_its_width(depth):
+    model = ResNet(num_classes=10, depth=depth, width=4)
+    assert sum(p.numel() for p in model.parameters()) == _resnet_params(depth, 10, width=4)
+    assert model(torch.randn(2, 3, 8, 8)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("width", [0, 2.5, True])
+def test_resnet_rejects_a_width_that_is_not_a_positive_whole_number(width):
+    with pytest.raises(ValueError, match="model.width="):
+        ResNet(num_classes=10, depth=18, width=width)
 
 
 def test_resnet_rejects_an_unknown_depth():

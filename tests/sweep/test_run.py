@@ -52,6 +52,12 @@ def test_smoke_version_of_every_sweep_runs_every_method(name, tmp_path, capsys):
             key, value = o.split("=", 1)
             if key.startswith("loss.") and key not in ("loss.reweight_from_epoch", "loss.start_epoch"):
                 assert str(cfg["loss"][key[5:]]) == str(yaml.safe_load(value)), (key, cfg["loss"])
+        # the sweep's own network (class and depth; a ResNet narrowed to smoke's width)
+        model = next((o.split("=")[1] for o in job.overrides if o.startswith("model=")), None)
+        if model is not None:
+            declared = yaml.safe_load((CONF_DIR / "model" / f"{model}.yaml").read_text())
+            assert {k: cfg["model"][k] for k in ("_target_", "depth") if k in declared} == \
+                {k: declared[k] for k in ("_target_", "depth") if k in declared}
         assert (tmp_path / "sweep.json").is_file()
 
 

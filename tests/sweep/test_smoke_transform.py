@@ -41,3 +41,13 @@ def test_smoke_clips_gradients_unless_the_sweep_sets_a_clip():
     assert "trainer.gradient_clip_val=5.0" in smoke_overrides(["data=cifar10", "loss=squentropy"], SYNTHETIC_KEYS, 10)
     out = smoke_overrides(["data=cifar10", "trainer.gradient_clip_val=1.0"], SYNTHETIC_KEYS, 10)
     assert [o for o in out if o.startswith("trainer.gradient_clip_val")] == ["trainer.gradient_clip_val=1.0"]
+
+
+def test_smoke_narrows_a_model_with_a_width_and_leaves_the_others_alone():
+    resnet_keys = frozenset({"_target_", "depth", "width", "classifier", "head_bias_init", "posthoc_weight_norm_tau"})
+    out = smoke_overrides(["data=cifar10", "model=resnet50", "model.width=128", "loss=ce"], SYNTHETIC_KEYS, 10,
+                          resnet_keys)
+    assert "model=resnet50" in out and "model.width=8" in out and "model.width=128" not in out
+    cnn = smoke_overrides(["data=cifar10", "model=resnet32", "loss=ce"], SYNTHETIC_KEYS, 10,
+                          frozenset({"_target_", "depth", "classifier"}))
+    assert not [o for o in cnn if o.startswith("model.width")]

@@ -6,6 +6,8 @@ As the reference: basic blocks (18, 34) or Bottleneck (50) stages at 64/128/256/
 strides 1/2/2/2, 1x1-conv + BN projection shortcuts, Kaiming-uniform (fan_in, ReLU) convolutions and
 Xavier-uniform linear layers. One difference: global average pooling is adaptive, where the
 reference uses avg_pool2d(4) -- the same on 32x32 inputs (a 4x4 map), and it also runs on other sizes.
+`width` is the first stage's channel count (64, the reference's; the stages have width x 1/2/4/8):
+`lossbench sweep --smoke` narrows it to SMOKE_WIDTH, the same network at 1/64 of the parameters.
 """
 from __future__ import annotations
 
@@ -66,15 +68,19 @@ class ResNet(FeatureClassifier):
     """ResNet-`depth` (18, 34 or 50) for small images."""
 
     def __init__(self, *, num_classes: int, in_channels: int = 3, image_size: int = 32, depth: int = 50,
-                 classifier: str = "linear", head_bias_init: str = "none", posthoc_weight_norm_tau: float | None = None):
+                 width: int = 64, classifier: str = "linear", head_bias_init: str = "none",
+                 posthoc_weight_norm_tau: float | None = None):
         super().__init__()
         if depth not in DEPTHS:
             raise ValueError(f"model.depth={depth!r} is not one of {', '.join(map(str, DEPTHS))}.")
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise ValueError(f"model.width={width!r}: give the first stage's channel count, a whole number >= 1 "
+                             f"(64 is the reference network).")
         block, counts = DEPTHS[depth]
-        self.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        stages, cin = [], 64
-        for planes, n, stride in zip((64, 128, 256, 512), counts, (1, 2, 2, 2)):
+        self.conv1 = nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        stages, cin = [], width
+        for planes, n, stride in zip((width, 2 * width, 4 * width, 8 * width), counts, (1, 2, 2, 2)):
             for i in range(n):
                 stages.append(block(cin, planes, stride if i == 0 else 1))
                 cin = planes * block.expansion

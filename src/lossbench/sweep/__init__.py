@@ -121,11 +121,17 @@ def to_smoke(jobs):
     with hydra_context():
         synthetic_keys = set(compose(["data=synthetic"]).data.keys())
         classes: dict[str, int] = {}
+        model_keys: dict[str, frozenset] = {}
         for job in jobs:
             data = next((o for o in job.overrides if override_key(o) == "data"), "data=<default>")
             if data not in classes:
                 classes[data] = data_num_classes(compose([o for o in job.overrides if override_key(o) == "data"]))
-            smoked.append(replace(job, overrides=smoke_overrides(job.overrides, synthetic_keys, classes[data])))
+            model = next((o for o in job.overrides if override_key(o) == "model"), "model=<default>")
+            if model not in model_keys:
+                chosen = [o for o in job.overrides if override_key(o) == "model"]
+                model_keys[model] = frozenset(compose(chosen).model.keys())
+            smoked.append(replace(job, overrides=smoke_overrides(job.overrides, synthetic_keys, classes[data],
+                                                                 model_keys[model])))
     return smoked
 
 
