@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test run bench bench-losses bench-data bench-train bench-sweep clean
+.PHONY: install test test-fast run bench bench-losses bench-data bench-train bench-sweep clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ install: $(STAMP)
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# The edit-run loop: every test that runs no job and starts no cluster (tests marked slow are left
+# out; tests/conftest.py SLOW_MODULES says which). `make test` stays the whole suite, and CI runs it.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 run: install
 	$(BIN)/lossbench sweep demo

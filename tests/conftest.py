@@ -27,6 +27,28 @@ def pytest_configure(config):
         hardware.cpu_flags.cache_clear()
 
 
+# Modules whose tests run jobs, sweeps, clusters or worker processes: marked slow, left out of
+# `make test-fast` (`pytest -m "not slow"`), run by `make test`.
+SLOW_MODULES = {
+    "tests/cluster", "tests/sweep/test_run.py", "tests/sweep/test_launchers.py", "tests/test_resume.py",
+    "tests/test_hydra_launchers.py", "tests/test_ddp_jobs.py", "tests/test_ddp_eval.py", "tests/test_train.py",
+    "tests/test_train_command.py", "tests/test_loggers.py", "tests/test_progress.py", "tests/test_precision.py",
+    "tests/test_packaging.py", "tests/test_untrusted.py", "tests/test_bad_inputs.py", "tests/test_hydra_habits.py",
+    "tests/test_cli.py", "tests/losses/test_training.py", "tests/losses/test_elr_state.py",
+    "tests/losses/test_seesaw_state.py", "tests/test_threads.py", "tests/test_module_needs.py",
+    "tests/data/test_files.py", "tests/report/test_report.py", "tests/report/test_plots.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    import pytest
+
+    for item in items:
+        path = Path(str(item.path)).relative_to(REPO).as_posix()
+        if any(path == m or path.startswith(m + "/") for m in SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_report_header(config):
     from lossbench import hardware
 
@@ -36,11 +58,62 @@ def pytest_report_header(config):
 
 
 def run_cli(args: list[str], runs_root: Path, cwd: Path | None = None, env: dict | None = None,
-            timeout: int = 300) -> subprocess.CompletedProcess:
-    """`python -m lossbench ARGS` with outputs under runs_root; returns the finished process."""
+            timeout: int = 300, fresh: bool = False) -> subprocess.CompletedProcess:
+    """`python -m lossbench ARGS` with outputs under runs_root, in a new process; returns the finished
+    process. The process is forked from a warm server that has imported lossbench's dependencies
+    (tests/cli_server.py), or, with `fresh` or for a command that starts worker interpreters that
+    re-run its `__main__` (DDP ranks: Lightning re-runs the command line; Hydra's launchers:
+    joblib's loky and submitit workers), started as a new interpreter."""
     full_env = {**os.environ, "LOSSBENCH_RUNS": str(runs_root), "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "lossbench", *args], cwd=cwd or runs_root, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    if fresh or any("ddp" in a or a.startswith("hydra/launcher=") for a in args):
+        return subprocess.run([sys.executable, "-m", "lossbench", *args], cwd=cwd or runs_root, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+    return _warm_cli().run(list(args), full_env, cwd or runs_root, timeout)
+
+
+class _WarmCLI:
+    """The client of tests/cli_server.py: one server for the session, one command at a time."""
+
+    def __init__(self):
+        import atexit
+
+        self.server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_server.py"))],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+        assert json.loads(self.server.stdout.readline()) == {"ready": True}
+        atexit.register(self.close)
+
+    def run(self, argv: list[str], env: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+        import select
+        import signal
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="lossbench-cli-") as tmp:
+            out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
+            request = {"argv": argv, "env": env, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}
+            self.server.stdin.write(json.dumps(request) + "\n")
+            self.server.stdin.flush()
+            pid = json.loads(self.server.stdout.readline())["pid"]
+            ready, _, _ = select.select([self.server.stdout], [], [], timeout)
+            if not ready:
+                os.killpg(pid, signal.SIGKILL)
+                self.server.stdout.readline()
+                raise subprocess.TimeoutExpired(["lossbench", *argv], timeout, out.read_text(), err.read_text())
+            returncode = json.loads(self.server.stdout.readline())["returncode"]
+            return subprocess.CompletedProcess(["lossbench", *argv], returncode, out.read_text(), err.read_text())
+
+    def close(self) -> None:
+        if self.server.poll() is None:
+            self.server.stdin.close()
+            self.server.wait(timeout=30)
+
+
+_WARM: list[_WarmCLI] = []
+
+
+def _warm_cli() -> _WarmCLI:
+    if not _WARM or _WARM[0].server.poll() is not None:
+        _WARM[:] = [_WarmCLI()]
+    return _WARM[0]
 
 
 def results_under(root: Path) -> list[dict]:
