@@ -136,6 +136,7 @@ def _exit_code(records: list[dict]) -> int:
 def train(args: list[str]) -> int:
     from lossbench.hydra_internals import args_parser
 
+    args = _own_losses_expanded(args)
     parsed = args_parser().parse_args(args)
     # Hydra's own modes take no job config: help, --info, -sc (its overrides are `install=bash`),
     # --experimental-rerun; under -cp Hydra finds the primary config itself and says what is wrong.
@@ -191,6 +192,19 @@ def train(args: list[str]) -> int:
     return _exit_code(outcomes) if exit_code is None else exit_code
 
 
+def _own_losses_expanded(args: list[str]) -> list[str]:
+    """`loss=pkg.module:Name` (or an installed plugin's name) as the config it stands for
+    (losses/external.py); a config option of that name in --config-dir/-cd wins over a plugin."""
+    from lossbench.losses.external import expand_loss_overrides
+    from lossbench.paths import group_options
+
+    options = set(group_options("loss"))
+    for flag, folder in zip(args, args[1:]):
+        if flag in ("-cd", "--config-dir"):
+            options |= {p.stem for p in (Path(folder) / "loss").glob("*.yaml")}
+    return expand_loss_overrides(args, options)
+
+
 def _srun_rank_outputs(multirun: bool) -> list[str]:
     """Hydra settings for a task of an `srun` step other than rank 0: it shares rank 0's run
     directory, so it leaves .hydra/ to rank 0 and logs to a file of its own (as Lightning does for
@@ -227,22 +241,44 @@ def _job_number(name: str) -> int:
 
 # -- list ------------------------------------------------------------------------------------------
 def list_group(args: list[str]) -> int:
-    from lossbench.paths import CONF_DIR, EXPERIMENTS_DIR, yaml_description
+    from lossbench.paths import CONF_DIR, EXPERIMENTS_DIR, group_options, yaml_description
 
     if len(args) != 1 or args[0] not in LIST_GROUPS:
         what = args[0] if args else ""
         fail(f"`lossbench list` takes one of: {', '.join(sorted(set(LIST_GROUPS) - set(LIST_GROUPS.values())))}."
              f"{closest(what, LIST_GROUPS) if what else ''}")
     group = LIST_GROUPS[args[0]]
-    folder = EXPERIMENTS_DIR if group == "experiments" else CONF_DIR / group
-    paths = sorted(folder.glob("*.yaml"))
-    width = max((len(p.stem) for p in paths), default=0)
+    paths = (sorted(EXPERIMENTS_DIR.glob("*.yaml")) if group == "experiments"
+             else [CONF_DIR / group / f"{name}.yaml" for name in group_options(group)])
+    plugins = _plugin_losses({p.stem for p in paths}) if group == "loss" else {}
+    width = max((len(name) for name in [*(p.stem for p in paths), *plugins]), default=0)
     for path in paths:
         line = f"{path.stem:<{width}}  {yaml_description(path)}"
         if group == "loss":
             line += _loss_params(path)
         print(line)
+    for name, path in plugins.items():
+        print(f"{name:<{width}}  {_plugin_line(path)}")
     return 0
+
+
+def _plugin_losses(shipped: set[str]) -> dict[str, str]:
+    """Installed plugin losses (entry-point group lossbench.losses) that no shipped config shadows."""
+    from lossbench.losses.external import plugins
+
+    return {name: path for name, path in sorted(plugins().items()) if name not in shipped}
+
+
+def _plugin_line(path: str) -> str:
+    """A plugin's line: where it comes from, its first docstring line, its parameters with defaults."""
+    from lossbench.losses.external import describe_target
+
+    try:
+        doc, params = describe_target(path)
+    except ValueError as err:
+        return f"(plugin {path}: cannot be imported: {err})"
+    shown = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"{doc} (plugin {path})" + (f"  [{shown}]" if shown else "")
 
 
 def _loss_params(path) -> str:

@@ -5,11 +5,13 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 CONF_DIR = PACKAGE_DIR / "conf"
 EXPERIMENTS_DIR = PACKAGE_DIR / "experiments"
 CONFIG_GROUPS = ("data", "model", "loss", "optimizer", "scheduler", "trainer", "logger", "callbacks", "debug")
+# Options a user never names: `loss=external` is what `loss=pkg.module:Name` becomes (losses/external.py).
+INTERNAL_OPTIONS = {"loss": ("external",)}
 
 
 def group_options(group: str) -> list[str]:
-    """Names of the options of a config group (its YAML files)."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+    """Names of the options of a config group a user chooses from (its YAML files)."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if p.stem not in INTERNAL_OPTIONS.get(group, ()))
 
 
 def yaml_description(path: Path) -> str:

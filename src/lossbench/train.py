@@ -41,14 +41,16 @@ def _build_components(cfg: DictConfig, choices: dict):
     """Instantiate data module, a trial loss and model: config errors surface here, before data."""
     from hydra.utils import instantiate
 
+    from lossbench.losses.external import build_from_config
+
     if cfg.selection_metric not in SELECTION_METRICS:
         raise UsageError(f"selection_metric={cfg.selection_metric!r} is not one of {', '.join(SELECTION_METRICS)} "
                          f"(validation metrics the best epoch can be chosen by).")
     datamodule = _checked(lambda: instantiate(cfg.data), f"data={choices.get('data')}")
     # Placeholder counts let the loss check its parameters now; it is rebuilt with the real ones.
     placeholder_counts = [1] * datamodule.num_classes
-    _checked(lambda: instantiate(cfg.loss, num_classes=datamodule.num_classes, class_counts=placeholder_counts),
-             f"loss={choices.get('loss')}")
+    _checked(lambda: build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=placeholder_counts),
+             f"loss={_loss_name(cfg, choices)}")
     channels, size = datamodule.declared_shape
     _checked(lambda: instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=channels, image_size=size),
              f"model={choices.get('model')}")
@@ -200,7 +202,7 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     record is written; every other outcome is returned."""
     run_dir = Path(run_dir).resolve()
     record = JobRecord(run_dir / RESULTS_FILE,
-                       new_record(seed=cfg.get("seed"), loss=choices.get("loss"), data=None, model=choices.get("model"),
+                       new_record(seed=cfg.get("seed"), loss=_loss_name(cfg, choices), data=None, model=choices.get("model"),
                                   run_dir=run_dir, overrides=overrides, sweep=sweep),
                        writer=is_global_zero(), started=time.time())
     interrupted: JobInterrupted | None = None
@@ -246,6 +248,17 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     if interrupted is not None:
         raise interrupted
     return record.data
+
+
+def _loss_name(cfg: DictConfig, choices: dict) -> str | None:
+    """The loss as results.json names it: its config option, or for a loss of your own
+    (loss=pkg.module:Name) that import path."""
+    from lossbench.losses.external import EXTERNAL
+
+    if choices.get("loss") == EXTERNAL and isinstance(cfg.loss.get("_target_"), str):
+        module, _, name = cfg.loss._target_.rpartition(".")
+        return f"{module}:{name}"
+    return choices.get("loss")
 
 
 def _interrupted_message(err: JobInterrupted, record: dict) -> str:
@@ -295,6 +308,7 @@ def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, st
     import torch
     from hydra.utils import instantiate
 
+    from lossbench.losses.external import build_from_config
     from lossbench.module import ClassificationModule
 
     datamodule = _build_components(cfg, choices)
@@ -303,7 +317,7 @@ def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, st
     datamodule.setup("fit")
     class_counts = datamodule.class_counts
     record.update(num_classes=datamodule.num_classes, class_counts=class_counts, **datamodule.result_fields())
-    loss = instantiate(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
+    loss = build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
     model = instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=datamodule.in_channels,
                         image_size=datamodule.image_size)
     if settings["channels_last"]:  # NHWC convolution weights; the activations follow them (docs/PERFORMANCE.md)
@@ -398,9 +412,12 @@ def run_in_process(overrides: list[str], run_dir: str | Path, sweep: dict | None
     from omegaconf import open_dict
 
     from lossbench.hydra_internals import initialized
+    from lossbench.losses.external import expand_loss_overrides
+    from lossbench.paths import group_options
 
     with initialized("train"):
-        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+        cfg = compose("config", overrides=expand_loss_overrides(overrides, group_options("loss")),
+                      return_hydra_config=True)
     choices = dict(cfg.hydra.runtime.choices)
     task_overrides = list(cfg.hydra.overrides.task)
     with open_dict(cfg):

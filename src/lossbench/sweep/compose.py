@@ -22,8 +22,11 @@ def compose(overrides: list[str]):
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    from lossbench.losses.external import expand_loss_overrides
+    from lossbench.paths import group_options
+
     try:
-        return hydra_compose("config", overrides=list(overrides))
+        return hydra_compose("config", overrides=expand_loss_overrides(overrides, group_options("loss")))
     except (HydraException, OmegaConfBaseException) as err:
         raise UsageError(" ".join(str(err).split())) from None
 
