@@ -5,6 +5,7 @@ and print the tables.
   collect.py    find runs, unreadable files and runs without results.json; read each run's config
   aggregate.py  rows of runs with equal configs; mean ± sample std over distinct seeds
   compare.py    published numbers beside ours (expected:), final and best epoch, gaps to CE
+  stats.py      each method against the baseline: paired differences, intervals, tests, verdicts
   tables.py     Markdown / CSV / terminal tables
   markdown.py   report.md
   plots.py      per-class accuracy vs class size, reliability diagrams, curves, parameter plots
@@ -44,9 +45,22 @@ def collect_and_aggregate(root: str | Path):
     return coll, all_rows
 
 
+def experiment_stats(coll, all_rows) -> dict:
+    """experiment -> its stats.StatRows against its baseline (the sweep's `baseline:`, else CE)."""
+    from lossbench.report.stats import baseline_of, compare_rows
+
+    out = {}
+    for exp, rows in all_rows.items():
+        named = next((b.get("baseline") for b in (coll.sweeps.get(exp) or {}).get("expected") or []
+                      if isinstance(b, dict) and b.get("baseline")), None)
+        out[exp] = compare_rows(rows, baseline_of(rows, named))
+    return out
+
+
 def write_report(coll, all_rows, out: Path, plots: bool = True) -> dict:
-    """report.md, report.csv and (with plots) plots/EXP/*.png + .pdf."""
+    """report.md, report.csv, report_stats.csv and (with plots) plots/EXP/*.png + .pdf."""
     from lossbench.report.markdown import report_markdown
+    from lossbench.report.stats import stats_csv
     from lossbench.report.tables import csv_text
     from lossbench.results import atomic_write_text
 
@@ -55,19 +69,22 @@ def write_report(coll, all_rows, out: Path, plots: bool = True) -> dict:
         from lossbench.report.plots import write_plots
 
         figures = write_plots(all_rows, out / "plots")
+    stats = experiment_stats(coll, all_rows)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "report.md", report_markdown(coll, all_rows, figures, out))
+    atomic_write_text(out / "report.md", report_markdown(coll, all_rows, figures, out, stats))
     atomic_write_text(out / "report.csv", csv_text(all_rows))
-    return {"markdown": out / "report.md", "csv": out / "report.csv",
-            "plots": [path for fig in figures.values() for _, path in fig]}
+    atomic_write_text(out / "report_stats.csv", stats_csv([s for rows in stats.values() for s in rows]))
+    return {"markdown": out / "report.md", "csv": out / "report.csv", "stats_csv": out / "report_stats.csv",
+            "stats": stats, "plots": [path for fig in figures.values() for _, path in fig]}
 
 
-def print_report(coll, all_rows, console=None) -> None:
-    """The tables, then every unreadable file and incomplete job, on the terminal."""
+def print_report(coll, all_rows, console=None, stats: dict | None = None) -> None:
+    """The tables (and each method against the baseline), then every unreadable file and
+    incomplete job, on the terminal."""
     from rich.console import Console
 
     from lossbench.report.collect import INCOMPLETE_REASONS
-    from lossbench.report.tables import rich_table
+    from lossbench.report.tables import rich_stats_table, rich_table
 
     if console is None:
         console = Console()
@@ -78,6 +95,8 @@ def print_report(coll, all_rows, console=None) -> None:
                       f"{len(coll.missing)} run directories without results.json (listed in report.md).", markup=False)
     for exp, rows in all_rows.items():
         console.print(rich_table(exp, (coll.sweeps.get(exp) or {}).get("title") or exp, rows))
+        if (stats or {}).get(exp):
+            console.print(rich_stats_table(stats[exp]))
     if all_rows:
         console.print("mean ± sample std (ddof=1) over seeds; n = distinct seeds; '-' = single seed; "
                       "[keys] = config keys that split a cell", markup=False)
@@ -100,7 +119,7 @@ def build_report(root: str | Path, out: str | Path | None = None, plots: bool = 
         print(f"lossbench: warning: {path} {why}; left out of the report (listed in report.md).", file=sys.stderr)
     written = write_report(coll, all_rows, Path(out) if out else root, plots)
     if print_table:
-        print_report(coll, all_rows)
+        print_report(coll, all_rows, stats=written["stats"])
     return {**written, "rows": all_rows, "collection": coll}
 
 
@@ -119,6 +138,6 @@ def main(args: list[str]) -> int:
               f"NAME` or `lossbench train -m ...` first, and pass its directory.", file=sys.stderr)
         return EXIT_USAGE
     n_plots = len(written["plots"])
-    print(f"report: {written['markdown']}, {written['csv']}" +
+    print(f"report: {written['markdown']}, {written['csv']}, {written['stats_csv']}" +
           (f", {n_plots} plots (PNG + PDF) in {Path(written['markdown']).parent / 'plots'}" if n_plots else ""))
     return 1 if written["collection"].unreadable else 0

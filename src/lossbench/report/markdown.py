@@ -7,8 +7,9 @@ from pathlib import Path
 
 from lossbench.report.aggregate import Row
 from lossbench.report.collect import INCOMPLETE_REASONS, Collection
-from lossbench.report.tables import (STATS_NOTE, comparison_rows, describe_form, gap_table, md_table, metric_table,
-                                     published_table, reference_table, validation_source)
+from lossbench.report.tables import (STATS_NOTE, STATS_TEST_NOTE, comparison_rows, describe_form, gap_table, md_table,
+                                     metric_table, published_table, reference_table, stats_md_table,
+                                     validation_source)
 
 
 def _settings_table(rows: list[Row]) -> str:
@@ -78,6 +79,13 @@ def _published(rows: list[Row]) -> list[str]:
     return md
 
 
+def _against_baseline(stat_rows: list) -> list[str]:
+    if not stat_rows:
+        return []
+    return [f"### Against the baseline ({stat_rows[0].baseline}): is the difference real?", "",
+            STATS_TEST_NOTE, "", stats_md_table(stat_rows), ""]
+
+
 def _problem_jobs(rows: list[Row]) -> list[str]:
     md = []
     failed = [run for r in rows for run in r.failed]
@@ -110,8 +118,9 @@ def problems_header(coll: Collection) -> list[str]:
 
 
 def report_markdown(coll: Collection, all_rows: dict[str, list[Row]], figures: dict[str, list[tuple[str, Path]]],
-                    out: Path) -> str:
-    """figures: experiment -> [(caption, plot path)] (the PNGs; a PDF sits beside each)."""
+                    out: Path, stats: dict | None = None) -> str:
+    """figures: experiment -> [(caption, plot path)] (the PNGs; a PDF sits beside each); stats:
+    experiment -> its stats.StatRows."""
     runs = coll.runs
     n_done = sum(r.completed for r in runs)
     n_incomplete = sum(r.incomplete for r in runs) + len(coll.missing)
@@ -142,6 +151,7 @@ def report_markdown(coll: Collection, all_rows: dict[str, list[Row]], figures: d
             md += [f"### Best on validation (test set at the epoch of best accuracy on {validation_source(rows)}; "
                    "never selected on test)", "", metric_table(rows, "best"), ""]
         md += _published(rows)
+        md += _against_baseline((stats or {}).get(exp) or [])
         if figures.get(exp):
             md += ["### Plots", "", *[f"![{caption}]({path.relative_to(out).as_posix()})\n"
                                       for caption, path in figures[exp]]]

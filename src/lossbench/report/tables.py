@@ -216,3 +216,51 @@ def rich_table(exp: str, title: str, rows: list[Row]):
                                                  fmt_diff(c, "best")]
         table.add_row(*cells)
     return table
+
+
+# -- each method against the baseline (stats.py) ----------------------------------------------------
+STATS_TEST_NOTE = (
+    "Each method minus the baseline on the seeds both have (paired; Welch's unpaired test where they share "
+    "fewer than two), at the final epoch, in percentage points (NLL in nats): the mean difference, its 95% "
+    "t interval and bootstrap interval, the paired t-test's p-value, the Wilcoxon signed-rank test's from six "
+    "seeds on, Holm's correction over the methods of a setting, and the smallest difference these seeds could "
+    "detect (80% power, from the observed spread). report_stats.csv has every metric at both epochs.")
+
+
+def _pp(value, metric: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.3f}" if metric == "test_nll" else f"{100 * value:+.2f}"
+
+
+def _p(value) -> str:
+    return "-" if value is None else (f"{value:.2g}" if value >= 1e-4 else "<1e-4")
+
+
+def _stat_cells(s) -> list[str]:
+    ci = f"[{_pp(s.ci_low, s.metric)}, {_pp(s.ci_high, s.metric)}]" if s.ci_low is not None else "-"
+    boot = f"[{_pp(s.boot_low, s.metric)}, {_pp(s.boot_high, s.metric)}]" if s.boot_low is not None else "-"
+    mdd = "-" if s.min_detectable_diff is None else _pp(s.min_detectable_diff, s.metric).lstrip("+")
+    return [s.setting, s.method, SCALAR_TEST_METRICS[s.metric], f"{s.n}" + (" (Welch)" if s.test == "welch" else ""),
+            _pp(s.diff_vs_baseline, s.metric), ci, boot, _p(s.p_ttest), _p(s.p_wilcoxon), _p(s.p_holm), s.verdict,
+            mdd]
+
+
+STATS_HEADER = ["setting", "method", "metric", "n", "diff", "95% CI (t)", "95% CI (bootstrap)", "p (t)",
+                "p (Wilcoxon)", "p (Holm)", "verdict", "detectable"]
+
+
+def stats_md_table(stat_rows: list) -> str:
+    return md_table(STATS_HEADER, [_stat_cells(s) for s in stat_rows if s.epoch == "final"])
+
+
+def rich_stats_table(stat_rows: list):
+    from rich.table import Table
+
+    table = Table(title=f"against {stat_rows[0].baseline}, final epoch (percentage points; report_stats.csv has all)")
+    for name in STATS_HEADER:
+        table.add_column(name, justify="left" if name in ("setting", "method", "metric", "verdict") else "right")
+    for s in stat_rows:
+        if s.epoch == "final" and s.metric in ("test_acc", "test_balanced_acc"):
+            table.add_row(*_stat_cells(s))
+    return table

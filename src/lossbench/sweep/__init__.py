@@ -5,7 +5,7 @@ for where jobs run, docs/SWEEPS.md for the user guide).
 All jobs go into one sweep directory (default `${LOSSBENCH_RUNS:-runs}/sweeps/NAME`, with a
 `-smoke` suffix for --smoke), one sub-directory per job; re-running the same command resumes:
 finished jobs are skipped, interrupted ones continue from their last checkpoint. When the last job
-ends the report (report.md, report.csv, plots/) is written into the sweep directory and its table
+ends the report (report.md, report.csv, report_stats.csv, plots/) is written into the sweep directory and its table
 printed. Exit code: 0 when every job completed, 1 when some failed, 2 for bad input, 128 + N when
 signal N stopped the sweep.
 """
@@ -255,7 +255,7 @@ def main(args: list[str]) -> int:
         build_report(sweep_dir, print_table=True)
     print(f"results: {sweep_dir}")
     if not parsed.no_report:
-        print(f"report:  {sweep_dir / 'report.md'} (and report.csv, plots/)")
+        print(f"report:  {sweep_dir / 'report.md'} (and report.csv, report_stats.csv, plots/)")
     if held:
         print(f"lossbench: {len(held)} job(s) are held by another process and were left to it; the report "
               f"is complete once they end (`lossbench sweep {exp.name} --status`).", file=sys.stderr)
