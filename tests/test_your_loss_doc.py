@@ -74,6 +74,13 @@ def test_every_file_and_command_of_the_guide_works(tmp_path):
     sweep = [json.loads(p.read_text()) for p in sorted((tmp_path / "sweeps" / "mine").glob("*/results.json"))]
     assert sorted({r["sweep"]["method"] for r in sweep}) == ["ce", "focal", "tempered t=3"] and len(sweep) == 6
     assert "| tempered t=3 |" in (tmp_path / "sweeps" / "mine" / "report.md").read_text()
+    stats = (tmp_path / "sweeps" / "mine" / "report_stats.csv").read_text()
+    assert "digits_lt rho=10,tempered t=3,ce,final,test_acc,2," in stats
+    smoke = tmp_path / "sweeps" / "ldam-smoke"
+    published = (smoke / "report.md").read_text().split("### Published numbers beside ours")[1].split("\n### ")[0]
+    assert "| Mine |" in published and "| CE |" in published
+    assert json.loads((smoke / "sweep.json").read_text())["added_methods"] == {
+        "Mine": ["loss=mypkg.losses:TemperedCE", "loss.t=3"]}
 
 
 def test_reweighting_a_plain_loss_is_refused_in_one_paragraph(tmp_path):

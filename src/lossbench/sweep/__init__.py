@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path, help="sweep directory (default: $LOSSBENCH_RUNS/sweeps/NAME)")
     p.add_argument("--seeds", help="comma-separated seeds instead of the sweep's, e.g. 0,1")
     p.add_argument("--methods", help="run only these methods (comma-separated names)")
+    p.add_argument("--method", action="append", metavar="NAME=[OVERRIDES]",
+                   help="add a method to the sweep, run under its recipe and settings and reported beside its "
+                        "rows, e.g. --method 'Mine=[loss=mypkg.losses:MyLoss,loss.t=3]' (repeatable)")
     p.add_argument("--settings", help="run only these settings (comma-separated names)")
     p.add_argument("--launcher", default="inline",
                    help="inline (default: one job after another, here), local (--parallel N processes on this "
@@ -73,11 +76,20 @@ def default_dir(name: str, smoke: bool, overrides: list[str] = ()) -> Path:
     return root / "sweeps" / (Path(name).stem + ("-smoke" if smoke else ""))
 
 
-def plan(args: argparse.Namespace):
-    """(experiment, jobs) for the parsed command line; UsageError for bad input."""
-    from lossbench.sweep.spec import load_experiment
+def plan(args: argparse.Namespace, recorded: dict[str, list[str]] | None = None):
+    """(experiment, jobs) for the parsed command line; UsageError for bad input. `recorded`: the
+    methods an earlier `--method` added to this sweep directory (its sweep.json), kept on re-runs."""
+    from lossbench.sweep.spec import load_experiment, parse_method_option
 
     exp = load_experiment(args.name)
+    added = dict(recorded or {})
+    for text in args.method or []:
+        name, overrides = parse_method_option(text)
+        if name in added and added[name] != overrides and name not in (recorded or {}):
+            raise UsageError(f"--method {name}=... is given twice; give each added method its own name.")
+        added[name] = overrides
+    if added:
+        exp = exp.with_methods(added)
     for o in args.overrides:
         if o.startswith("launcher."):
             continue
@@ -150,6 +162,14 @@ def _dry_run(exp, jobs, sweep_dir: Path) -> int:
     return 0
 
 
+def recorded_methods(sweep_dir: Path) -> dict[str, list[str]]:
+    """The methods `--method` added to the sweep in `sweep_dir` (its sweep.json), if any."""
+    from lossbench.results import SWEEP_FILE, read_results
+
+    added = (read_results(sweep_dir / SWEEP_FILE) or {}).get("added_methods")
+    return {str(k): list(v) for k, v in added.items()} if isinstance(added, dict) else {}
+
+
 def write_sweep_file(sweep_dir: Path, exp, jobs, smoke: bool, argv: list[str]) -> None:
     """sweep.json: the experiment and the jobs of this invocation (the report reads every
     results.json anyway; the last SLURM job reads this list to know the sweep is complete)."""
@@ -196,8 +216,8 @@ def sweep_jobs(exp, jobs, sweep_dir: Path, smoke: bool, progress: bool, verbose:
 def main(args: list[str]) -> int:
     parsed = _parser().parse_intermixed_args(args)  # options and overrides in any order
     try:
-        exp, jobs = plan(parsed)
         sweep_dir = parsed.dir or default_dir(parsed.name, parsed.smoke, parsed.overrides)
+        exp, jobs = plan(parsed, recorded_methods(sweep_dir))
         if parsed.status:
             from lossbench.sweep.slurm import slurm_ids
             from lossbench.sweep.status import print_status

@@ -71,6 +71,7 @@ class Experiment:
     seeds: list[int]
     smoke_settings: list[str]
     expected: list[dict] = field(default_factory=list)
+    added: dict[str, list[str]] = field(default_factory=dict)  # methods `--method` added: name -> overrides
 
     @property
     def settings(self) -> dict[str, tuple[list[str], tuple[str, ...]]]:
@@ -102,7 +103,22 @@ class Experiment:
     def as_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "header": self.header, "fixed": self.fixed,
                 "settings": list(self.settings), "methods": list(self.methods), "seeds": self.seeds,
-                "expected": self.expected}
+                "expected": self.expected, "added_methods": dict(self.added)}
+
+    def with_methods(self, added: dict[str, list[str]]) -> Experiment:
+        """This experiment with `added` methods (name -> overrides), run under its fixed recipe and
+        settings and listed in each `expected:` block as unpublished (ours, beside the paper's
+        rows and gap to CE). UsageError for a name the experiment already has."""
+        import dataclasses
+
+        for name in added:
+            if name in self.methods and self.added.get(name) != added[name]:
+                raise UsageError(f"--method {name}=...: this sweep already has a method named {name!r} "
+                                 f"({' '.join(self.methods[name]['overrides'])}); give yours another name.")
+        new = {n: o for n, o in added.items() if n not in self.methods}
+        methods = {**self.methods, **{n: {"overrides": list(o), "when": {}, "param": None} for n, o in new.items()}}
+        expected = [{**b, "unpublished": [*(b.get("unpublished") or []), *new]} for b in self.expected]
+        return dataclasses.replace(self, methods=methods, expected=expected, added={**self.added, **new})
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -136,6 +152,28 @@ def load_experiment(name: str) -> Experiment:
     except yaml.YAMLError as err:
         raise UsageError(f"{path}: not valid YAML ({err}).") from None
     return parse_experiment(raw, path.stem, path, header)
+
+
+def parse_method_option(text: str) -> tuple[str, list[str]]:
+    """`NAME=[override,override,...]` (the value of `lossbench sweep --method`) as (NAME, overrides);
+    commas inside brackets (scheduler.milestones=[1,2]) stay within their override."""
+    name, sep, rest = text.partition("=")
+    rest = rest.strip()
+    if not (sep and name.strip() and rest.startswith("[") and rest.endswith("]")):
+        raise UsageError(f"--method {text!r}: give NAME=[override,...], e.g. --method 'Mine=[loss=mypkg.losses:MyLoss,"
+                         f"loss.t=3]' (quoted for the shell).")
+    overrides, depth, current = [], 0, ""
+    for ch in rest[1:-1]:
+        depth += {"[": 1, "]": -1, "(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            overrides.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    overrides = [o for o in [*overrides, current.strip()] if o]
+    if not overrides or not all("=" in o for o in overrides):
+        raise UsageError(f"--method {text!r}: each entry in the brackets is an override key=value.")
+    return name.strip(), overrides
 
 
 def _fail(where: str, message: str) -> UsageError:
