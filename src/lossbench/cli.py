@@ -26,6 +26,9 @@ commands:
   list GROUP           what a group offers: losses, data, models, optimizers, schedulers,
                        trainers, loggers, experiments
   sweep NAME [...]     run a reproduction sweep from experiments/ (resumable)
+  inspect-loss [...]   a loss's properties, measured: lossbench inspect-loss loss=focal loss.gamma=2
+                       (finite, gradcheck, proper, calibrated, symmetric, bounded, prior-dependent,
+                       cost vs CE); --all for every shipped loss, --json, --markdown
   report DIR           aggregate results.json files under DIR into tables and plots
 
 Every run writes config.yaml, metrics.csv, checkpoints/ and results.json in its own directory
@@ -306,7 +309,13 @@ def _report(args: list[str]) -> int:
     return report_main(args)
 
 
-COMMANDS = {"train": train, "list": list_group, "sweep": _sweep, "report": _report}
+def _inspect_loss(args: list[str]) -> int:
+    from lossbench.inspect_command import main as inspect_main
+
+    return inspect_main(args)
+
+
+COMMANDS = {"train": train, "list": list_group, "sweep": _sweep, "report": _report, "inspect-loss": _inspect_loss}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -224,13 +224,29 @@ class ClassificationLoss(nn.Module):
             got = ", ".join(f"{k}=" for k in sorted(inputs)) or "none"
             raise TypeError(f"loss {self.name!r} takes (logits, targets) and {needed}; got {got}.")
 
-    def forward(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
-        self._check_inputs(inputs)
+    def _prepared(self, logits: Tensor) -> Tensor:
+        """The logits in float32 (float64 stays), clipped by `logit_clip`."""
         if logits.dtype != torch.float64:
             logits = logits.float()
         if self.logit_clip is not None:
             norms = torch.linalg.vector_norm(logits, dim=-1, keepdim=True).clamp_min(1e-12)
             logits = logits * (self.logit_clip / norms).clamp(max=1.0)
+        return logits
+
+    def sample_losses(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
+        """Each example's own loss [N], as `forward` has it before averaging: the per-sample loss of
+        the clipped logits plus the (log Z)^2 term; no class weights and no batch term (those belong
+        to a batch). What `lossbench inspect-loss` takes expectations of."""
+        self._check_inputs(inputs)
+        logits = self._prepared(logits)
+        out = self.per_sample(logits, targets, **inputs)
+        if self.logz_penalty:
+            out = out + self.logz_penalty * torch.logsumexp(logits, dim=-1).pow(2)
+        return out
+
+    def forward(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
+        self._check_inputs(inputs)
+        logits = self._prepared(logits)
         weights = self.active_class_weights()
         if self.is_cross_entropy and (weights is None or self.label_smoothing == 0):
             # One fused call; with weights it is the same weighted mean as `reduce`. (With label

@@ -188,5 +188,10 @@ class PlainLoss(ClassificationLoss):
                             f"sample, shape [N]).")
         return out.to(torch.promote_types(out.dtype, torch.float32))
 
+    def sample_losses(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
+        """Each example's loss: the plain loss called on one example at a time (it averages a batch)."""
+        return torch.cat([super(PlainLoss, self).sample_losses(logits[i:i + 1], targets[i:i + 1]).reshape(1)
+                          for i in range(len(targets))])
+
     def extra_repr(self) -> str:
         return f"{self.name}, num_classes={self.num_classes}"

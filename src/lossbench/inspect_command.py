@@ -1,0 +1,110 @@
+"""`lossbench inspect-loss [loss=NAME loss.KEY=V ...] [--all] [--json] [--markdown [PATH]]`: the
+command line of inspect_loss.py (which measures); prints a table, JSON, or writes the Markdown
+table of every shipped loss (docs/LOSS_PROPERTIES.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lossbench.errors import EXIT_USAGE, UsageError
+
+MARKDOWN_PATH = "docs/LOSS_PROPERTIES.md"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lossbench inspect-loss", description=(
+        "Measure a loss's properties numerically: finite values and gradients, gradcheck, properness and "
+        "classification calibration, symmetry, boundedness, prior dependence, and cost against cross-entropy."))
+    p.add_argument("overrides", nargs="*", help="the loss, as for train: loss=focal loss.gamma=2, "
+                   "loss=mypkg.losses:MyLoss loss.t=3 (default: loss=ce)")
+    p.add_argument("--all", action="store_true", help="every shipped loss at its defaults")
+    p.add_argument("--json", action="store_true", help="print JSON: loss -> its properties")
+    p.add_argument("--markdown", nargs="?", const=MARKDOWN_PATH, metavar="PATH",
+                   help=f"write the table as Markdown (default {MARKDOWN_PATH})")
+    return p
+
+
+def _factory(overrides: list[str]):
+    """(name, factory(num_classes, class_counts)) of the loss the overrides compose."""
+    from lossbench.losses.external import build_from_config
+    from lossbench.overrides import override_key, override_value
+    from lossbench.sweep.compose import compose, hydra_context
+
+    others = [o for o in overrides if not override_key(o).startswith("loss")]
+    if others:
+        raise UsageError(f"{others[0]}: inspect-loss takes the loss and its options only (loss=NAME loss.KEY=VALUE).")
+    from lossbench.config_check import check_overrides
+    from lossbench.losses.external import expand_loss_overrides
+    from lossbench.paths import group_options
+
+    check_overrides(expand_loss_overrides(overrides, group_options("loss")))  # a misspelling: the options, closest
+    with hydra_context():
+        node = compose(list(overrides)).loss
+    name = next((override_value(o) for o in reversed(overrides) if override_key(o) == "loss"), "ce")
+    options = [o for o in overrides if override_key(o) != "loss"]
+    label = " ".join([name, *options])
+
+    def factory(num_classes: int, class_counts):
+        try:
+            return build_from_config(node, num_classes=num_classes, class_counts=class_counts)
+        except Exception as err:  # Hydra wraps a constructor's ValueError in InstantiationException
+            cause = err.__cause__ if err.__cause__ is not None else err
+            if isinstance(cause, (ValueError, TypeError)):
+                raise UsageError(f"{label}: {cause}") from None
+            raise
+
+    factory(5, [1] * 5)  # a bad value is reported before anything is measured
+    return label, factory
+
+
+def main(args: list[str]) -> int:
+    from lossbench import inspect_loss
+    from lossbench.paths import group_options
+
+    parsed = _parser().parse_args(args)
+    try:
+        if parsed.all and parsed.overrides:
+            raise UsageError("--all inspects every shipped loss at its defaults: give it without loss overrides.")
+        if parsed.markdown and not parsed.all:
+            raise UsageError(f"--markdown writes the table of every shipped loss ({MARKDOWN_PATH}): add --all.")
+        wanted = [[f"loss={name}"] for name in group_options("loss")] if parsed.all else [parsed.overrides]
+        factories = [_factory(overrides) for overrides in wanted]
+        results = {}
+        for name, factory in factories:
+            if not parsed.json:
+                print(f"inspecting {name} ...", file=sys.stderr, flush=True)
+            results[name] = inspect_loss.inspect(factory)
+    except UsageError as err:
+        print(f"lossbench: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if parsed.markdown:
+        from lossbench.results import atomic_write_text
+
+        atomic_write_text(Path(parsed.markdown), inspect_loss.markdown(results))
+        print(f"written: {parsed.markdown}")
+    if parsed.json:
+        print(json.dumps({name: {k: r[k] for k in inspect_loss.KEYS} for name, r in results.items()}, indent=2))
+        return 0
+    _print_table(results)
+    return 0
+
+
+def _print_table(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lossbench import inspect_loss
+
+    table = Table(title="loss properties, measured (lossbench inspect-loss; what each column means: --help, README)")
+    header = list(inspect_loss.TABLE_HEADER)
+    header.insert(-2, "time vs CE")
+    for column in header:
+        table.add_column(column)
+    for name, r in results.items():
+        table.add_row(*inspect_loss.table_cells(name, r, with_time=True))
+    console = Console()
+    if not console.is_terminal:
+        console.width = 200
+    console.print(table)

@@ -1,0 +1,107 @@
+"""lossbench inspect-loss: the properties the issue binds, measured on the shipped losses (the
+oracles below are the literature's), the JSON keys, bad input, and docs/LOSS_PROPERTIES.md fresh."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lossbench import inspect_loss
+from lossbench.cli import main
+from lossbench.inspect_command import _factory
+from lossbench.paths import PACKAGE_DIR
+
+KEYS = {"finite", "gradcheck", "proper", "properness_error", "calibrated", "symmetric", "bounded",
+        "prior_dependent", "time_vs_ce", "memory_vs_ce"}
+
+
+def _measure(*overrides):
+    return inspect_loss.inspect(_factory(list(overrides))[1])
+
+
+@pytest.fixture(scope="module")
+def measured():
+    cases = {"ce": ["loss=ce"], "brier": ["loss=brier"], "focal": ["loss=focal", "loss.gamma=2"],
+             "mae": ["loss=mae"], "nce": ["loss=nce"], "nce_rce": ["loss=nce_rce"],
+             "rce": ["loss=sce", "loss.alpha=0"], "gce": ["loss=gce", "loss.q=0.7"], "poly1": ["loss=poly1"],
+             "ls": ["loss=ce", "loss.label_smoothing=0.1"], "logit_adjust": ["loss=logit_adjust"],
+             "balanced_softmax": ["loss=balanced_softmax"]}
+    return {name: _measure(*overrides) for name, overrides in cases.items()}
+
+
+def test_proper_losses(measured):
+    for name in ("ce", "brier"):
+        assert measured[name]["proper"] and measured[name]["properness_error"] < 1e-3, name
+
+
+def test_focal_is_not_proper_but_classification_calibrated(measured):
+    # Charoenphakdee, Vongkulbhisal, Chairatanakul & Sugiyama, CVPR 2021
+    assert not measured["focal"]["proper"] and measured["focal"]["calibrated"]
+
+
+def test_label_smoothing_is_not_proper(measured):
+    # its minimiser is (1 - eps) p + eps / C: |softmax(z*) - p| = eps |1/C - p_k| reaches 0.1 * |0.2 - p_k|
+    assert not measured["ls"]["proper"] and 0.01 < measured["ls"]["properness_error"] < 0.1
+
+
+def test_symmetric_and_bounded_losses(measured):
+    for name in ("mae", "nce", "nce_rce", "rce"):
+        assert measured[name]["symmetric"], name
+    for name in ("mae", "nce", "gce"):
+        assert measured[name]["bounded"], name
+    assert not measured["gce"]["symmetric"]
+    for name in ("ce", "focal", "poly1"):
+        assert not measured[name]["symmetric"] and not measured[name]["bounded"], name
+
+
+def test_prior_dependence_and_properness_against_the_reweighted_prior(measured):
+    for name in ("logit_adjust", "balanced_softmax"):
+        # CE of z + log(pi): proper in the adjusted logits, so softmax(z*) = p / pi normalised
+        assert measured[name]["prior_dependent"] and measured[name]["proper"], name
+    assert not any(measured[name]["prior_dependent"] for name in ("ce", "focal", "mae", "ls"))
+
+
+def test_every_loss_is_finite_and_costs_are_ratios_to_ce(measured):
+    assert all(r["finite"] and r["gradcheck"] for r in measured.values())
+    assert measured["ce"]["memory_vs_ce"] == pytest.approx(1.0)  # the same graph as F.cross_entropy
+    assert all(r["time_vs_ce"] > 0 and r["memory_vs_ce"] > 0 for r in measured.values())
+
+
+def test_json_has_the_binding_keys(capsys):
+    assert main(["inspect-loss", "loss=focal", "loss.gamma=2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (name,) = out
+    assert name == "focal loss.gamma=2" and KEYS <= set(out[name])
+    assert out[name]["proper"] is False and out[name]["calibrated"] is True
+
+
+def test_a_loss_of_your_own_is_inspected_by_path(tmp_path, monkeypatch, capsys):
+    (tmp_path / "ownloss.py").write_text(
+        "import torch.nn.functional as F\nfrom torch import nn\n\n\nclass Tempered(nn.Module):\n"
+        "    def __init__(self, t=1.0):\n        super().__init__()\n        self.t = t\n\n"
+        "    def forward(self, z, y):\n        return F.cross_entropy(z / self.t, y)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["inspect-loss", "loss=ownloss:Tempered", "loss.t=2", "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out).values()
+    # CE of z / 2 is CE in the logits z / 2: proper (softmax(z*/2) = p, so softmax(z*) = p^2 normalised: not p)
+    assert result["proper"] is False and result["calibrated"] is True and result["symmetric"] is False
+
+
+@pytest.mark.parametrize("args,words", [
+    (["loss=focall"], "not an option"), (["loss=focal", "loss.gamma=-1"], "gamma"),
+    (["loss=focal", "seed=3"], "the loss and its options only"), (["--markdown"], "--all"),
+])
+def test_bad_input_is_one_paragraph(args, words, capsys):
+    assert main(["inspect-loss", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lossbench: error:") and words in err and "Traceback" not in err
+
+
+def test_loss_properties_md_is_fresh(tmp_path, capsys):
+    """docs/LOSS_PROPERTIES.md is what `lossbench inspect-loss --all --markdown` writes now."""
+    path = tmp_path / "LOSS_PROPERTIES.md"
+    assert main(["inspect-loss", "--all", "--markdown", str(path), "--json"]) == 0
+    committed = (PACKAGE_DIR.parents[1] / "docs" / "LOSS_PROPERTIES.md").read_text()
+    assert path.read_text() == committed, "docs/LOSS_PROPERTIES.md is stale: run lossbench inspect-loss --all --markdown"
+    results = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert len(results) == 46
