@@ -1,8 +1,9 @@
 """A warm `python -m lossbench` for the tests: one server process imports torch, Lightning, Hydra and
 lossbench once (about 3.5 s of a fresh interpreter's start), then forks a child for each command.
 
-The child is a new process like any `python -m lossbench ARGS`: its own working directory, the
-environment the test gives it, stdin from /dev/null, stdout and stderr to files, `sys.argv` as
+The child is a new process like any `python -m lossbench ARGS`: its own working directory (first on
+sys.path, then the environment's PYTHONPATH entries, as `-m` sets them), the environment the test
+gives it, stdin from /dev/null, stdout and stderr to files, `sys.argv` as
 `-m lossbench` sets it, and lossbench's console entry point (`lossbench.cli.run`); at the end it
 runs the atexit handlers and exits with the command's exit code. Nothing is shared with the next
 command: each child is discarded. What a fork cannot give is left to real interpreters (tests/
@@ -29,6 +30,13 @@ def _child(request: dict) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        # What `python -m` puts first on sys.path: the working directory, then PYTHONPATH's entries
+        # (this server's own PYTHONPATH entries are already there, after its script's folder).
+        given = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        sys.path[0:1] = [os.getcwd(), *[p for p in given if p not in sys.path]]
+        import importlib
+
+        importlib.invalidate_caches()
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         for fd, path in ((1, request["stdout"]), (2, request["stderr"])):

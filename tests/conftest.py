@@ -64,12 +64,9 @@ def run_cli(args: list[str], runs_root: Path, cwd: Path | None = None, env: dict
     process. The process is forked from a warm server that has imported lossbench's dependencies
     (tests/cli_server.py), or, with `fresh` or for a command that starts worker interpreters that
     re-run its `__main__` (DDP ranks: Lightning re-runs the command line; Hydra's launchers:
-    joblib's loky and submitit workers) or that is given its own PYTHONPATH, started as a new
-    interpreter."""
+    joblib's loky and submitit workers), started as a new interpreter."""
     full_env = {**os.environ, "LOSSBENCH_RUNS": str(runs_root), "PYTHONUNBUFFERED": "1", **(env or {})}
-    # PYTHONPATH is read when an interpreter starts: a command given another one needs its own
-    if fresh or full_env.get("PYTHONPATH") != os.environ.get("PYTHONPATH") \
-            or any("ddp" in a or a.startswith("hydra/launcher=") for a in args):
+    if fresh or any("ddp" in a or a.startswith("hydra/launcher=") for a in args):
         return subprocess.run([sys.executable, "-m", "lossbench", *args], cwd=cwd or runs_root, env=full_env,
                               capture_output=True, text=True, timeout=timeout)
     return _warm_cli().run(list(args), full_env, cwd or runs_root, timeout)

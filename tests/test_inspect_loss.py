@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from lossbench import inspect_loss
 from lossbench.cli import main
@@ -20,13 +21,31 @@ def _measure(*overrides):
 
 
 @pytest.fixture(scope="module")
-def measured():
-    cases = {"ce": ["loss=ce"], "brier": ["loss=brier"], "focal": ["loss=focal", "loss.gamma=2"],
-             "mae": ["loss=mae"], "nce": ["loss=nce"], "nce_rce": ["loss=nce_rce"],
-             "rce": ["loss=sce", "loss.alpha=0"], "gce": ["loss=gce", "loss.q=0.7"], "poly1": ["loss=poly1"],
-             "ls": ["loss=ce", "loss.label_smoothing=0.1"], "logit_adjust": ["loss=logit_adjust"],
-             "balanced_softmax": ["loss=balanced_softmax"]}
-    return {name: _measure(*overrides) for name, overrides in cases.items()}
+def every_loss(tmp_path_factory):
+    """`lossbench inspect-loss --all --markdown PATH --json`: (the Markdown it wrote, the JSON it printed)."""
+    import contextlib
+    import io
+
+    path = tmp_path_factory.mktemp("props") / "LOSS_PROPERTIES.md"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["inspect-loss", "--all", "--markdown", str(path), "--json"]) == 0
+    return path.read_text(), json.loads(out.getvalue().split("\n", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def measured(every_loss):
+    """The oracles' losses: shipped ones at their defaults (focal gamma = 2, gce q = 0.7) from --all,
+    the others measured here."""
+    _, results = every_loss
+    out = {name: results[name] for name in ("ce", "brier", "focal", "mae", "nce", "nce_rce", "gce", "poly1",
+                                            "logit_adjust", "balanced_softmax")}
+    defaults = {name: yaml.safe_load((PACKAGE_DIR / "conf" / "loss" / f"{name}.yaml").read_text())
+                for name in ("focal", "gce")}
+    assert (defaults["focal"]["gamma"], defaults["gce"]["q"]) == (2.0, 0.7)  # the oracles' parameters
+    out["rce"] = _measure("loss=sce", "loss.alpha=0")
+    out["ls"] = _measure("loss=ce", "loss.label_smoothing=0.1")
+    return out
 
 
 def test_proper_losses(measured):
@@ -97,11 +116,9 @@ def test_bad_input_is_one_paragraph(args, words, capsys):
     assert err.startswith("lossbench: error:") and words in err and "Traceback" not in err
 
 
-def test_loss_properties_md_is_fresh(tmp_path, capsys):
+def test_loss_properties_md_is_fresh(every_loss):
     """docs/LOSS_PROPERTIES.md is what `lossbench inspect-loss --all --markdown` writes now."""
-    path = tmp_path / "LOSS_PROPERTIES.md"
-    assert main(["inspect-loss", "--all", "--markdown", str(path), "--json"]) == 0
+    written, results = every_loss
     committed = (PACKAGE_DIR.parents[1] / "docs" / "LOSS_PROPERTIES.md").read_text()
-    assert path.read_text() == committed, "docs/LOSS_PROPERTIES.md is stale: run lossbench inspect-loss --all --markdown"
-    results = json.loads(capsys.readouterr().out.split("\n", 1)[1])
-    assert len(results) == 46
+    assert written == committed, "docs/LOSS_PROPERTIES.md is stale: run lossbench inspect-loss --all --markdown"
+    assert len(results) == 46 and all(set(r) >= KEYS for r in results.values())

@@ -47,7 +47,7 @@ def test_every_file_and_command_of_the_guide_works(tmp_path):
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env["PYTHONPATH"]]))
             else:
                 assert words[0] == "lossbench", line
-                proc = run_cli(words[1:], tmp_path / "runs", cwd=tmp_path, env=env, fresh=True)
+                proc = run_cli(words[1:], tmp_path / "runs", cwd=tmp_path, env=env)
                 assert proc.returncode == 0, f"{line}\n{proc.stderr[-3000:]}"
                 outputs.append((line, proc.stdout))
 
