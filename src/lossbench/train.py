@@ -201,10 +201,9 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
     A stop signal ends the job with status "interrupted" and raises JobInterrupted after the
     record is written; every other outcome is returned."""
     run_dir = Path(run_dir).resolve()
-    record = JobRecord(run_dir / RESULTS_FILE,
-                       new_record(seed=cfg.get("seed"), loss=_loss_name(cfg, choices), data=None, model=choices.get("model"),
-                                  run_dir=run_dir, overrides=overrides, sweep=sweep),
-                       writer=is_global_zero(), started=time.time())
+    first = new_record(seed=cfg.get("seed"), loss=_loss_name(cfg, choices), data=None, model=choices.get("model"),
+                       run_dir=run_dir, overrides=overrides, sweep=sweep)
+    record = JobRecord(run_dir / RESULTS_FILE, first, writer=is_global_zero(), started=time.time())
     interrupted: JobInterrupted | None = None
     try:
         resolved = OmegaConf.to_container(cfg, resolve=True)
