@@ -50,6 +50,19 @@ def history(path: Path) -> list[dict]:
     return rows
 
 
-def run_info(path: Path):
-    """The run record: project, group, run_id, config ..."""
-    return next(r.run for r in records(path) if r.WhichOneof("record_type") == "run")
+def run_info(path: Path, timeout_s: float = 60.0):
+    """The run record: project, group, run_id, config ... wandb's service process writes the file;
+    once in 8 full test runs it had not written the run record yet when wandb.finish() returned
+    (2026-12-06), so this waits for it (up to timeout_s) rather than reading once."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = records(path)
+        run = next((r.run for r in found if r.WhichOneof("record_type") == "run"), None)
+        if run is not None:
+            return run
+        if time.monotonic() > deadline:
+            kinds = sorted({r.WhichOneof("record_type") for r in found})
+            raise AssertionError(f"{path} holds no run record after {timeout_s:.0f} s (records: {kinds})")
+        time.sleep(0.2)
