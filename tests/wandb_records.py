@@ -51,9 +51,10 @@ def history(path: Path) -> list[dict]:
 
 
 def run_info(path: Path, timeout_s: float = 60.0):
-    """The run record: project, group, run_id, config ... wandb's service process writes the file;
-    once in 8 full test runs it had not written the run record yet when wandb.finish() returned
-    (2026-12-06), so this waits for it (up to timeout_s) rather than reading once."""
+    """The run record: project, group, run_id, config ... wandb's service process writes the file.
+    Once in 8 full test runs (2026-12-06) no run record was found right after wandb.finish()
+    returned, not reproduced in reruns; a late write by that process is the likeliest cause, so
+    this reads until the record is there (up to timeout_s) rather than once."""
     import time
 
     deadline = time.monotonic() + timeout_s
