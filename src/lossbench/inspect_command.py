@@ -37,9 +37,8 @@ def _factory(overrides: list[str]):
         raise UsageError(f"{others[0]}: inspect-loss takes the loss and its options only (loss=NAME loss.KEY=VALUE).")
     from lossbench.config_check import check_overrides
     from lossbench.losses.external import expand_loss_overrides
-    from lossbench.paths import group_options
 
-    check_overrides(expand_loss_overrides(overrides, group_options("loss")))  # a misspelling: the options, closest
+    check_overrides(expand_loss_overrides(overrides))  # a misspelling: the options, closest
     with hydra_context():
         node = compose(list(overrides)).loss
     name = next((override_value(o) for o in reversed(overrides) if override_key(o) == "loss"), "ce")

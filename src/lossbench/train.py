@@ -412,11 +412,9 @@ def run_in_process(overrides: list[str], run_dir: str | Path, sweep: dict | None
 
     from lossbench.hydra_internals import initialized
     from lossbench.losses.external import expand_loss_overrides
-    from lossbench.paths import group_options
 
     with initialized("train"):
-        cfg = compose("config", overrides=expand_loss_overrides(overrides, group_options("loss")),
-                      return_hydra_config=True)
+        cfg = compose("config", overrides=expand_loss_overrides(overrides), return_hydra_config=True)
     choices = dict(cfg.hydra.runtime.choices)
     task_overrides = list(cfg.hydra.overrides.task)
     with open_dict(cfg):

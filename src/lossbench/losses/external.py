@@ -49,11 +49,11 @@ def plugins() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def expand_loss_overrides(overrides: Iterable[str], config_options: Iterable[str] = ()) -> list[str]:
+def expand_loss_overrides(overrides: Iterable[str], config_options: Iterable[str] | None = None) -> list[str]:
     """The overrides with a loss given by import path (or by a plugin's name that no config
-    option in `config_options` has) turned into the `external` loss config; its `loss.KEY=V`
-    become `+loss.KEY=V` except for the shared options the config already has. Other overrides
-    are returned as they are."""
+    option in `config_options` has; default: the shipped ones) turned into the `external` loss
+    config; its `loss.KEY=V` become `+loss.KEY=V` except for the shared options the config already
+    has. Other overrides are returned as they are."""
     from lossbench.overrides import override_key, override_value
 
     overrides = list(overrides)
@@ -61,6 +61,10 @@ def expand_loss_overrides(overrides: Iterable[str], config_options: Iterable[str
     value = override_value(loss[-1]) if loss else None
     if value is None:
         return overrides
+    if config_options is None:
+        from lossbench.paths import group_options
+
+        config_options = group_options("loss")
     known = set(config_options)
     path = value if is_path(value) else (plugins().get(value) if value not in known else None)
     if path is None:

@@ -29,6 +29,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from lossbench.report.aggregate import Row
+from lossbench.report.compare import BASELINE_NAMES
 from lossbench.results import LOWER_IS_BETTER
 
 STAT_METRICS = ("test_acc", "test_balanced_acc", "test_ece", "test_nll")
@@ -139,7 +140,7 @@ def baseline_of(rows: list[Row], named: str | None) -> str | None:
     methods = list(dict.fromkeys(r.method for r in rows))
     if named in methods:
         return named
-    return next((m for m in methods if m.lower() in ("ce", "erm", "cross-entropy", "cross entropy")), None)
+    return next((m for m in methods if m.strip().lower() in BASELINE_NAMES), None)
 
 
 def compare_rows(rows: list[Row], baseline: str | None) -> list[StatRow]:

@@ -23,10 +23,9 @@ def compose(overrides: list[str]):
     from omegaconf.errors import OmegaConfBaseException
 
     from lossbench.losses.external import expand_loss_overrides
-    from lossbench.paths import group_options
 
     try:
-        return hydra_compose("config", overrides=expand_loss_overrides(overrides, group_options("loss")))
+        return hydra_compose("config", overrides=expand_loss_overrides(overrides))
     except (HydraException, OmegaConfBaseException) as err:
         raise UsageError(" ".join(str(err).split())) from None
 
