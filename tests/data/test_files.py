@@ -1,6 +1,7 @@
 """Finding, verifying and (failing to) download dataset files; idx and image-folder readers."""
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -30,7 +31,8 @@ def test_checksum_mismatch_is_a_warning_naming_the_file(cifar10_root):
 def test_official_checksums_pass_silently(tmp_path, fakes, monkeypatch):
     arrays = fakes.write_idx(tmp_path / "mnist", gz=True)
     raw = {name: hashlib.md5(fakes.idx_bytes(a)).hexdigest() for name, a in arrays.items()}
-    monkeypatch.setattr(MnistDataModule, "raw_md5", raw)  # pretend the fake files are the official ones
+    # pretend the fake files are the official ones
+    monkeypatch.setattr(MnistDataModule, "files", dataclasses.replace(MnistDataModule.files, md5=raw))
     dm = MnistDataModule(name="mnist", root=str(tmp_path), download=False, val_fraction=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ChecksumWarning)
@@ -52,7 +54,8 @@ def test_plain_idx_files_in_torchvision_layout(tmp_path, fakes):
 
 def test_fashion_mnist_falls_back_to_the_system_folder(tmp_path, fakes, monkeypatch):
     fakes.write_idx(tmp_path / "system", gz=True)
-    monkeypatch.setattr(FashionMnistDataModule, "system_dirs", (str(tmp_path / "system"),))
+    monkeypatch.setattr(FashionMnistDataModule, "files", dataclasses.replace(FashionMnistDataModule.files,
+                                                                             system_dirs=(str(tmp_path / "system"),)))
     dm = FashionMnistDataModule(name="fashion_mnist", root=str(tmp_path / "empty"), download=False)
     with pytest.warns(ChecksumWarning):
         dm.setup("fit")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lossbench.data.base import ImageArrays, ImageDataModule
+from lossbench.data.catalog import CIFAR10, CIFAR100, DatasetFiles, Found
 from lossbench.data.files import checksum_note, corrupt_file, dataset_unavailable, download, resolve_root, verify_checksums
 from lossbench.errors import UsageError
 from lossbench.untrusted import load_data_pickle
@@ -37,42 +38,40 @@ def _decoded_names(values) -> list[str]:
 
 
 class _CifarDataModule(ImageDataModule):
-    folder = ""
     url = ""
     archive = ""
     archive_md5 = ""
-    train_files: tuple[tuple[str, str], ...] = ()
-    test_files: tuple[tuple[str, str], ...] = ()
-    meta_file: tuple[str, str] = ("", "")
+    files: DatasetFiles  # catalog.py: folder, file names, official MD5s
+    train_files: tuple[str, ...] = ()
+    test_files: tuple[str, ...] = ()
+    meta_file = ""
     label_key = "labels"
     names_key = "label_names"
-    title = ""
 
     def __init__(self, *, download: bool = True, **common):
         super().__init__(**common)
         self.download = bool(download)
 
     def _expected(self) -> list[str]:
-        names = [name for name, _ in (*self.train_files, *self.test_files, self.meta_file)]
-        return [f"{self.folder}/{{{', '.join(names)}}}"]
+        return [f"{self.files.folders[0]}/{{{', '.join(self.files.md5)}}}"]
 
-    def _locate(self) -> Path:
+    def _locate(self) -> Found:
         root = resolve_root(self.root)
-        folder = root / self.folder
-        names = [n for n, _ in (*self.train_files, *self.test_files, self.meta_file)]
-        if all((folder / n).is_file() for n in names):
-            return folder
+        found = self.files.find(root)
+        if found:
+            return found
         if not self.download:
             raise dataset_unavailable(self.name, self._expected(), root, self.url, "data.download=false")
         download(self.name, self.url, root, self.archive, self.archive_md5, self._expected())
-        if not all((folder / n).is_file() for n in names):
+        found = self.files.find(root)
+        if not found:
             raise dataset_unavailable(self.name, self._expected(), root, self.url,
                                       "the downloaded archive did not contain them")
-        return folder
+        return found
 
     def _read(self, folder: Path, files) -> tuple[np.ndarray, np.ndarray, list]:
         data, labels, coarse = [], [], []
-        for name, _ in files:
+        for name in files:
             entry = _unpickle(folder / name)
             try:
                 data.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
@@ -85,19 +84,19 @@ class _CifarDataModule(ImageDataModule):
         return np.concatenate(data), np.asarray(labels, dtype=np.int64), coarse
 
     def load_arrays(self) -> ImageArrays:
-        folder = self._locate()
-        files = (*self.train_files, *self.test_files, self.meta_file)
-        bad = verify_checksums(self.name, [(folder / n, md5, False) for n, md5 in files])
+        found = self._locate()
+        folder = found[0][0].parent
+        bad = verify_checksums(self.name, found)
         train_x, train_y, coarse = self._read(folder, self.train_files)
         test_x, test_y, _ = self._read(folder, self.test_files)
-        names = _decoded_names(_unpickle(folder / self.meta_file[0]).get(self.names_key, []))
+        names = _decoded_names(_unpickle(folder / self.meta_file).get(self.names_key, []))
         fine_to_coarse = None
         if coarse:
             fine_to_coarse = [0] * self.num_classes
             for fine, c in zip(train_y.tolist(), coarse):
                 fine_to_coarse[fine] = int(c)
         return ImageArrays(train_x, train_y, test_x, test_y, class_names=names or None,
-                           note=checksum_note(self.title, bad), source=str(folder), fine_to_coarse=fine_to_coarse)
+                           note=checksum_note(self.files.title, bad), source=str(folder), fine_to_coarse=fine_to_coarse)
 
 
 class Cifar10DataModule(_CifarDataModule):
@@ -106,17 +105,12 @@ class Cifar10DataModule(_CifarDataModule):
     num_classes = 10
     declared_shape = (3, 32)
     asymmetric_noise = "cifar10"
-    title = "CIFAR-10"
-    folder = "cifar-10-batches-py"
+    files = CIFAR10
     url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
     archive, archive_md5 = "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"
-    train_files = (("data_batch_1", "c99cafc152244af753f735de768cd75f"),
-                   ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
-                   ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
-                   ("data_batch_4", "634d18415352ddfa80567beed471001a"),
-                   ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"))
-    test_files = (("test_batch", "40351d587109b95175f43aff81a1287e"),)
-    meta_file = ("batches.meta", "5ff9c542aee3614f3951f8cda6e48888")
+    train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
+    test_files = ("test_batch",)
+    meta_file = "batches.meta"
 
 
 class Cifar100DataModule(_CifarDataModule):
@@ -125,12 +119,11 @@ class Cifar100DataModule(_CifarDataModule):
     num_classes = 100
     declared_shape = (3, 32)
     asymmetric_noise = "cifar100"
-    title = "CIFAR-100"
-    folder = "cifar-100-python"
+    files = CIFAR100
     url = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
     archive, archive_md5 = "cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"
-    train_files = (("train", "16019d7e3df5f24257cddd939b257f8d"),)
-    test_files = (("test", "f0ef6b0ae62326f3e7ffdfab6717acfc"),)
-    meta_file = ("meta", "7973b15100ade9c7d40fb424638fde48")
+    train_files = ("train",)
+    test_files = ("test",)
+    meta_file = "meta"
     label_key = "fine_labels"
     names_key = "fine_label_names"

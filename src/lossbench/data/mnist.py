@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from lossbench.data.base import ImageArrays, ImageDataModule
+from lossbench.data.catalog import FASHION_MNIST, IDX_FILES as FILES, MNIST, DatasetFiles, Found
 from lossbench.data.files import checksum_note, corrupt_file, dataset_unavailable, download, resolve_root, verify_checksums
-
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -40,12 +39,9 @@ def read_idx(path: Path) -> np.ndarray:
 class _IdxDataModule(ImageDataModule):
     num_classes = 10
     declared_shape = (1, 28)
-    title = ""
-    subfolders: tuple[str, ...] = ()
-    system_dirs: tuple[str, ...] = ()
+    files: DatasetFiles  # catalog.py: folders, official MD5s of the raw bytes
     mirror = ""
-    gz_md5: dict[str, str] = {}
-    raw_md5: dict[str, str] = {}
+    gz_md5: dict[str, str] = {}  # of the mirror's .gz downloads
     download_folder = ""
     class_names: list[str] | None = None
 
@@ -53,24 +49,12 @@ class _IdxDataModule(ImageDataModule):
         super().__init__(**common)
         self.download = bool(download)
 
-    @staticmethod
-    def _file(folder: Path, name: str) -> Path | None:
-        for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
-                return candidate
-        return None
-
-    def _candidates(self) -> list[Path]:
+    def _locate(self) -> Found:
         root = resolve_root(self.root)
-        return [root / sub for sub in self.subfolders] + [Path(d) for d in self.system_dirs]
-
-    def _locate(self) -> dict[str, Path]:
-        for folder in self._candidates():
-            found = {name: self._file(folder, name) for name in FILES}
-            if all(found.values()):
-                return found
-        root = resolve_root(self.root)
-        expected = [f"{self.subfolders[0]}/{name}[.gz]" for name in FILES]
+        found = self.files.find(root)
+        if found:
+            return found
+        expected = [f"{self.files.folders[0]}/{name}[.gz]" for name in FILES]
         url = f"{self.mirror}{FILES[0]}.gz"
         if not self.download:
             raise dataset_unavailable(self.name, expected, root, url, "data.download=false")
@@ -78,24 +62,21 @@ class _IdxDataModule(ImageDataModule):
         for name in FILES:
             download(self.name, f"{self.mirror}{name}.gz", target, f"{name}.gz", self.gz_md5[name], expected,
                      extract=False)
-        return {name: target / f"{name}.gz" for name in FILES}
+        return [(target / f"{name}.gz", md5, True) for name, md5 in self.files.md5.items()]
 
     def load_arrays(self) -> ImageArrays:
         found = self._locate()
-        bad = verify_checksums(self.name, [(path, self.raw_md5[name], path.suffix == ".gz")
-                                           for name, path in found.items()])
-        arrays = {name: read_idx(path) for name, path in found.items()}
-        return ImageArrays(arrays[FILES[0]][:, None], arrays[FILES[1]].astype(np.int64),
-                           arrays[FILES[2]][:, None], arrays[FILES[3]].astype(np.int64),
-                           class_names=self.class_names, note=checksum_note(self.title, bad),
-                           source=str(found[FILES[0]].parent))
+        bad = verify_checksums(self.name, found)
+        images_train, labels_train, images_test, labels_test = (read_idx(path) for path, _, _ in found)
+        return ImageArrays(images_train[:, None], labels_train.astype(np.int64), images_test[:, None],
+                           labels_test.astype(np.int64), class_names=self.class_names,
+                           note=checksum_note(self.files.title, bad), source=str(found[0][0].parent))
 
 
 class MnistDataModule(_IdxDataModule):
-    title = "MNIST"
+    files = MNIST
     asymmetric_noise = "mnist"
     flip_allowed = False
-    subfolders = ("mnist", "MNIST/raw")
     download_folder = "MNIST/raw"
     mirror = "https://ossci-datasets.s3.amazonaws.com/mnist/"
     class_names = [str(d) for d in range(10)]
@@ -103,16 +84,10 @@ class MnistDataModule(_IdxDataModule):
               "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
               "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
               "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c"}
-    raw_md5 = {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-               "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-               "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-               "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}
 
 
 class FashionMnistDataModule(_IdxDataModule):
-    title = "Fashion-MNIST"
-    subfolders = ("fashion-mnist", "fashion_mnist", "FashionMNIST/raw")
-    system_dirs = ("/usr/share/datasets/fashion-mnist",)
+    files = FASHION_MNIST
     download_folder = "FashionMNIST/raw"
     mirror = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
     class_names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -121,7 +96,3 @@ class FashionMnistDataModule(_IdxDataModule):
               "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
               "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
               "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310"}
-    raw_md5 = {"train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-               "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-               "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-               "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965"}
