@@ -30,6 +30,8 @@ commands:
                        (finite, gradcheck, proper, calibrated, symmetric, bounded, prior-dependent,
                        cost vs CE); --all for every shipped loss, --json, --markdown
   report DIR           aggregate results.json files under DIR into tables and plots
+  doctor [--losses]    is this machine ready? versions, GPUs/CPU, precision and threads, datasets,
+                       SLURM, W&B; --losses checks every loss on this device; --json
 
 Every run writes config.yaml, metrics.csv, checkpoints/ and results.json in its own directory
 (runs/ by default; LOSSBENCH_RUNS or runs_root=... moves it).
@@ -315,7 +317,14 @@ def _inspect_loss(args: list[str]) -> int:
     return inspect_main(args)
 
 
-COMMANDS = {"train": train, "list": list_group, "sweep": _sweep, "report": _report, "inspect-loss": _inspect_loss}
+def _doctor(args: list[str]) -> int:
+    from lossbench.doctor import main as doctor_main
+
+    return doctor_main(args)
+
+
+COMMANDS = {"train": train, "list": list_group, "sweep": _sweep, "report": _report, "inspect-loss": _inspect_loss,
+            "doctor": _doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

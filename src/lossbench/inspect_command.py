@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _factory(overrides: list[str]):
+def loss_factory(overrides: list[str]):
     """(name, factory(num_classes, class_counts)) of the loss the overrides compose."""
     from lossbench.losses.external import build_from_config
     from lossbench.overrides import override_key, override_value
@@ -69,7 +69,7 @@ def main(args: list[str]) -> int:
         if parsed.markdown and not parsed.all:
             raise UsageError(f"--markdown writes the table of every shipped loss ({MARKDOWN_PATH}): add --all.")
         wanted = [[f"loss={name}"] for name in group_options("loss")] if parsed.all else [parsed.overrides]
-        factories = [_factory(overrides) for overrides in wanted]
+        factories = [loss_factory(overrides) for overrides in wanted]
         results = {}
         for name, factory in factories:
             if not parsed.json:

@@ -60,7 +60,7 @@ def long_tail_counts(num_classes: int, ratio: float = 10.0) -> list[int]:
 Factory = Callable[..., nn.Module]  # factory(num_classes, class_counts) -> loss
 
 
-def _inputs(loss: nn.Module, n: int, dtype) -> dict:
+def loss_inputs(loss: nn.Module, n: int, dtype) -> dict:
     needs = getattr(loss, "needs", frozenset())
     out = {}
     if "features" in needs:
@@ -73,7 +73,7 @@ def _inputs(loss: nn.Module, n: int, dtype) -> dict:
     return out
 
 
-def _ready(factory: Factory, num_classes: int, counts: list[int] | None = None) -> nn.Module:
+def ready_loss(factory: Factory, num_classes: int, counts: list[int] | None = None) -> nn.Module:
     loss = factory(num_classes, counts or long_tail_counts(num_classes))
     if hasattr(loss, "set_epoch"):
         loss.set_epoch(10 ** 6)
@@ -84,13 +84,13 @@ def _ready(factory: Factory, num_classes: int, counts: list[int] | None = None) 
 
 def _per_example(loss: nn.Module, z: Tensor, y: Tensor) -> Tensor:
     """Each example's loss [N]: sample_losses where the loss has it, else one call per example."""
-    inputs = _inputs(loss, len(y), z.dtype)
+    inputs = loss_inputs(loss, len(y), z.dtype)
     torch.manual_seed(0)  # EQL's draws: the same in every call
     return loss.sample_losses(z, y, **inputs)
 
 
-def _mean(loss: nn.Module, z: Tensor, y: Tensor) -> Tensor:
-    inputs = _inputs(loss, len(y), z.dtype)
+def mean_loss(loss: nn.Module, z: Tensor, y: Tensor) -> Tensor:
+    inputs = loss_inputs(loss, len(y), z.dtype)
     torch.manual_seed(0)
     return loss(z, y, **inputs)
 
@@ -98,7 +98,7 @@ def _mean(loss: nn.Module, z: Tensor, y: Tensor) -> Tensor:
 def finite(factory: Factory) -> bool:
     g = torch.Generator().manual_seed(1)
     for c in (2, 1000):
-        loss = _ready(factory, c)
+        loss = ready_loss(factory, c)
         for n in (1, 8):
             for scale in (1.0, 1e2, 1e4):
                 base = torch.randn(n, c, generator=g) * scale
@@ -106,7 +106,7 @@ def finite(factory: Factory) -> bool:
                 for autocast in (False, True):
                     z = base.clone().requires_grad_(True)
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                        value = _mean(loss, z.to(torch.bfloat16) if autocast else z, y)
+                        value = mean_loss(loss, z.to(torch.bfloat16) if autocast else z, y)
                     (grad,) = torch.autograd.grad(value, z)
                     if not (torch.isfinite(value).all() and torch.isfinite(grad).all()):
                         return False
@@ -114,12 +114,12 @@ def finite(factory: Factory) -> bool:
 
 
 def gradcheck(factory: Factory) -> bool:
-    loss = _ready(factory, PROPER_C)
+    loss = ready_loss(factory, PROPER_C)
     g = torch.Generator().manual_seed(2)
     z = (torch.randn(4, PROPER_C, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
     y = torch.randint(0, PROPER_C, (4,), generator=g)
     try:
-        return bool(torch.autograd.gradcheck(lambda t: _mean(loss, t, y), (z,), eps=1e-6, atol=1e-5, rtol=1e-4,
+        return bool(torch.autograd.gradcheck(lambda t: mean_loss(loss, t, y), (z,), eps=1e-6, atol=1e-5, rtol=1e-4,
                                              raise_exception=False))
     except RuntimeError:
         return False
@@ -149,7 +149,7 @@ def _expected_loss_minimisers(loss: nn.Module, p: Tensor) -> Tensor:
 def properness(factory: Factory, prior_dependent: bool) -> tuple[float, bool]:
     """(properness_error, calibrated)."""
     counts = long_tail_counts(PROPER_C)
-    loss = _ready(factory, PROPER_C, counts)
+    loss = ready_loss(factory, PROPER_C, counts)
     g = torch.Generator().manual_seed(3)
     p = _dirichlet(g, DRAWS, PROPER_C)
     target = p
@@ -174,7 +174,7 @@ def _dirichlet(g: torch.Generator, n: int, c: int) -> Tensor:
 
 def symmetric(factory: Factory) -> tuple[float, bool]:
     """(relative spread of sum_k l(z, k) over 100 z, symmetric)."""
-    loss = _ready(factory, PROPER_C)
+    loss = ready_loss(factory, PROPER_C)
     g = torch.Generator().manual_seed(4)
     z = torch.randn(100, PROPER_C, generator=g, dtype=torch.float64) * 3
     with torch.no_grad():
@@ -185,7 +185,7 @@ def symmetric(factory: Factory) -> tuple[float, bool]:
 
 
 def bounded(factory: Factory) -> bool:
-    loss = _ready(factory, 2)
+    loss = ready_loss(factory, 2)
     z = torch.zeros(len(MARGINS), 2, dtype=torch.float64)
     z[:, 0] = torch.tensor(MARGINS, dtype=torch.float64)
     with torch.no_grad():
@@ -201,8 +201,8 @@ def is_prior_dependent(factory: Factory) -> bool:
     z = torch.randn(16, PROPER_C, generator=g, dtype=torch.float64) * 2
     y = torch.randint(0, PROPER_C, (16,), generator=g)
     with torch.no_grad():
-        a = _mean(_ready(factory, PROPER_C, long_tail_counts(PROPER_C, 10.0)), z, y)
-        b = _mean(_ready(factory, PROPER_C, long_tail_counts(PROPER_C, 100.0)), z, y)
+        a = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 10.0)), z, y)
+        b = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 100.0)), z, y)
     return not torch.allclose(a, b, rtol=1e-12, atol=0)
 
 
@@ -221,11 +221,11 @@ def _saved_bytes(fn) -> int:
 
 def cost_vs_ce(factory: Factory, repeats: int = 20) -> tuple[float, float]:
     """(time, saved bytes) of forward + backward over F.cross_entropy's, N = 256, C = 100, float32."""
-    loss = _ready(factory, 100)
+    loss = ready_loss(factory, 100)
     g = torch.Generator().manual_seed(6)
     base = torch.randn(256, 100, generator=g)
     y = torch.randint(0, 100, (256,), generator=g)
-    inputs = _inputs(loss, 256, torch.float32)
+    inputs = loss_inputs(loss, 256, torch.float32)
 
     def run(fn):
         z = base.clone().requires_grad_(True)
@@ -255,7 +255,7 @@ def inspect(factory: Factory) -> dict:
     time_ratio, memory_ratio = cost_vs_ce(factory)
     from lossbench.losses.base import ClassificationLoss
 
-    has_batch_term = type(_ready(factory, PROPER_C)).batch_term is not ClassificationLoss.batch_term
+    has_batch_term = type(ready_loss(factory, PROPER_C)).batch_term is not ClassificationLoss.batch_term
     return {"finite": finite(factory), "gradcheck": gradcheck(factory), "proper": error < PROPER_TOL,
             "properness_error": error, "calibrated": calibrated, "symmetric": sym, "symmetric_spread": spread,
             "bounded": bounded(factory), "prior_dependent": prior, "time_vs_ce": time_ratio,

@@ -1,13 +1,21 @@
 """Datasets. Each is an `ImageDataModule` subclass that only loads arrays; the protocol
 (long-tail subsampling, label noise, validation split, class counts, samplers, loaders) lives in
-base.py and the modules it imports."""
-from lossbench.data.base import ImageArrays, ImageDataModule
-from lossbench.data.cifar import Cifar10DataModule, Cifar100DataModule
-from lossbench.data.digits import DigitsDataModule
-from lossbench.data.gaussian2d import Gaussian2dDataModule
-from lossbench.data.image_folder import ImageFolderDataModule
-from lossbench.data.mnist import FashionMnistDataModule, MnistDataModule
-from lossbench.data.synthetic import SyntheticDataModule
+base.py and the modules it imports.
 
-__all__ = ["ImageArrays", "ImageDataModule", "Cifar10DataModule", "Cifar100DataModule", "DigitsDataModule",
-           "FashionMnistDataModule", "Gaussian2dDataModule", "ImageFolderDataModule", "MnistDataModule", "SyntheticDataModule"]
+The classes are imported on first use (PEP 562): importing a light module of this package, such as
+catalog.py for `lossbench doctor`, must not import Lightning."""
+from __future__ import annotations
+
+import importlib
+
+_MODULE_OF = {"ImageArrays": "base", "ImageDataModule": "base", "Cifar10DataModule": "cifar",
+              "Cifar100DataModule": "cifar", "DigitsDataModule": "digits", "Gaussian2dDataModule": "gaussian2d",
+              "ImageFolderDataModule": "image_folder", "FashionMnistDataModule": "mnist", "MnistDataModule": "mnist",
+              "SyntheticDataModule": "synthetic"}
+__all__ = list(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name in _MODULE_OF:
+        return getattr(importlib.import_module(f"lossbench.data.{_MODULE_OF[name]}"), name)
+    raise AttributeError(f"module 'lossbench.data' has no attribute {name!r}")
