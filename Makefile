@@ -5,11 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast run bench bench-losses bench-data bench-train bench-sweep clean
+.PHONY: install test test-fast run bench bench-losses bench-data bench-train bench-sweep wheelhouse gpu-evidence clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,cluster]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev,cluster,wandb]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,6 +38,14 @@ bench-train: install
 
 bench-sweep: install
 	$(BIN)/python benchmarks/bench_sweep.py
+
+# Wheels for a GPU machine without network that has torch, lightning and torchmetrics (Python 3.12 by
+# default): make wheelhouse WHEEL_PYTHON=3.12 WITHOUT=scikit-learn,scipy,matplotlib (what it has too).
+# Install them there with scripts/offline-install.sh wheelhouse/.
+WHEEL_PYTHON ?= 3.12
+WITHOUT ?=
+wheelhouse: install
+	$(BIN)/python scripts/wheelhouse.py wheelhouse --python $(WHEEL_PYTHON) $(if $(WITHOUT),--without $(WITHOUT))
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache

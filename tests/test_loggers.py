@@ -118,6 +118,20 @@ def test_tensorboard_alone_writes_event_files(runs_root):
     assert not (Path(res["run_dir"]) / "wandb").exists()
 
 
+def test_without_wandb_installed_logger_wandb_says_what_to_install(runs_root, tmp_path):
+    """wandb is optional (lossbench[wandb]): a job that asks for it where it is missing fails as a
+    config error in one paragraph. A `wandb` that cannot be imported stands in for a missing one."""
+    shadow = tmp_path / "shadow" / "wandb"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'wandb'\", name='wandb')\n")
+    proc = run_cli(["train", "logger=wandb", "trainer=smoke", "data=synthetic"], runs_root, fresh=True,
+                   env={"PYTHONPATH": str(shadow.parent), **OFFLINE})
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "logger=wandb needs the wandb package" in proc.stderr and "Traceback" not in proc.stderr
+    (res,) = results_under(runs_root)
+    assert res["status"] == "failed" and res["error_type"] == "config"
+
+
 def test_wandb_honours_its_environment_variables(tmp_path, monkeypatch):
     from lossbench.train import run_in_process
 

@@ -19,6 +19,7 @@ becomes NaN or infinite stops the job within one epoch (error_type "diverged", w
 from __future__ import annotations
 
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -126,10 +127,21 @@ def _loggers(cfg: DictConfig, run_dir: Path, sweep: dict | None) -> list:
         if not isinstance(node, DictConfig) or "_target_" not in node:
             raise UsageError(f"logger.{name} is not a logger config (it needs a _target_); the logger group "
                              f"composes as logger=[tensorboard,wandb] (see `lossbench list loggers`).")
+        if str(node.get("_target_", "")).endswith("WandbLogger"):
+            _require_wandb()
         logger = instantiate(node, **_logger_placement(node, run_dir, sweep))
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))  # the resolved config, logged once
         loggers.append(logger)
     return loggers
+
+
+def _require_wandb() -> None:
+    """wandb is an optional dependency (lossbench[wandb]): its absence is a config error, not a traceback."""
+    try:
+        import wandb  # noqa: F401
+    except ImportError:
+        raise UsageError("logger=wandb needs the wandb package, which is not installed here: pip install wandb "
+                         "(or lossbench[wandb]), or choose another logger (logger=csv or logger=tensorboard).") from None
 
 
 def _logger_placement(node: DictConfig, run_dir: Path, sweep: dict | None) -> dict:
@@ -240,10 +252,8 @@ def run_job(cfg: DictConfig, run_dir: str | Path, *, choices: dict, overrides: l
         finally:
             release_process_group()
             record.close()
-            if "wandb" in (cfg.get("logger") or {}):
-                import wandb
-
-                wandb.finish()  # one W&B run per job: never let the next job of a multirun append to it
+            if "wandb" in (cfg.get("logger") or {}) and sys.modules.get("wandb") is not None:
+                sys.modules["wandb"].finish()  # one W&B run per job: never let the next job of a multirun append to it
     if interrupted is not None:
         raise interrupted
     return record.data
