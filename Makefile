@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast run bench bench-losses bench-data bench-train bench-sweep wheelhouse gpu-evidence clean
+.PHONY: install test test-fast run bench bench-losses bench-data bench-train bench-sweep bench-estimate wheelhouse gpu-evidence clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ test-fast: install
 run: install
 	$(BIN)/lossbench sweep demo
 
-bench: bench-losses bench-data bench-train bench-sweep
+bench: bench-losses bench-data bench-train bench-sweep bench-estimate
 
 bench-losses: install
 	$(BIN)/python benchmarks/bench_losses.py
@@ -38,6 +38,9 @@ bench-train: install
 
 bench-sweep: install
 	$(BIN)/python benchmarks/bench_sweep.py
+
+bench-estimate: install
+	$(BIN)/python benchmarks/bench_estimate.py --markdown
 
 # Wheels for a GPU machine without network that has torch, lightning and torchmetrics (Python 3.12 by
 # default): make wheelhouse WHEEL_PYTHON=3.12 WITHOUT=scikit-learn,scipy,matplotlib (what it has too).

@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs-per-gpu", type=int, help="local launcher: jobs that share one GPU (default 1)")
     p.add_argument("--status", action="store_true", help="print every job's state (done, running, interrupted, "
                    "failed, pending) and run nothing")
+    p.add_argument("--estimate", action="store_true", help="predict each job's and the sweep's wall time and "
+                   "device-hours on this machine from short probe runs, and the fastest --parallel; run no job")
+    p.add_argument("--json", action="store_true", help="with --estimate: print the estimate as JSON")
     p.add_argument("--no-wait", action="store_true",
                    help="slurm launcher: submit and return; the last job to finish writes the report")
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
@@ -203,6 +206,22 @@ def launch_options(args: argparse.Namespace):
                          wait=not args.no_wait)
 
 
+def _estimate(name: str, jobs, opts, as_json: bool) -> int:
+    import json
+
+    from lossbench.hardware import cpu_cores
+    from lossbench.sweep.estimate import cpu_alternatives, estimate, placement, render
+    from lossbench.sweep.local import gpu_count
+
+    gpus, cores = gpu_count(), cpu_cores()
+    where = placement(opts, gpus, cores)
+    if not as_json:
+        print(f"sweep {name}: timing {len(jobs)} jobs with short probe runs ...", file=sys.stderr, flush=True)
+    result = estimate(jobs, where, gpus, cores, cpu_alternatives(where, cores, gpus))
+    print(json.dumps(result, indent=2) if as_json else render(result, name))
+    return 0
+
+
 def sweep_jobs(exp, jobs, sweep_dir: Path, smoke: bool, progress: bool, verbose: bool, report: bool):
     """The SweepJob of each job: what any launcher runs."""
     from lossbench.sweep.runner import QUIET_OVERRIDES, SweepJob
@@ -230,6 +249,10 @@ def main(args: list[str]) -> int:
         from lossbench.sweep.compose import validate
 
         validate(jobs)
+        if parsed.estimate:
+            return _estimate(exp.name, jobs, opts, parsed.json)
+        if parsed.json:
+            raise UsageError("--json is for --estimate (the sweep's results are in its report.csv and results.json files).")
     except UsageError as err:
         print(f"lossbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE
