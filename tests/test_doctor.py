@@ -10,7 +10,6 @@ import os
 from importlib import metadata
 from pathlib import Path
 
-import pytest
 import torch
 
 from lossbench import doctor
