@@ -69,6 +69,7 @@ BEFORE_DATA = [
     (["trainer.max_epochs=1.5"], ["trainer.max_epochs=1.5", "whole number"]),
     (["trainer.max_epochs=0"], ["trainer.max_epochs=0", ">= 1"]),
     (["trainer.channels_last=yes"], ["trainer.channels_last='yes'", "true or false"]),
+    (["trainer.compile=fast"], ["trainer.compile='fast'", "reduce-overhead", "max-autotune"]),
     (["data.val_source=heldout", "data.val_fraction=0"], ["data.val_source=heldout", "no long tail"]),
 ]
 

@@ -9,7 +9,7 @@ import yaml
 
 from lossbench import inspect_loss
 from lossbench.cli import main
-from lossbench.inspect_command import _factory
+from lossbench.inspect_command import loss_factory
 from lossbench.paths import PACKAGE_DIR
 
 KEYS = {"finite", "gradcheck", "proper", "properness_error", "calibrated", "symmetric", "bounded",
@@ -17,7 +17,7 @@ KEYS = {"finite", "gradcheck", "proper", "properness_error", "calibrated", "symm
 
 
 def _measure(*overrides):
-    return inspect_loss.inspect(_factory(list(overrides))[1])
+    return inspect_loss.inspect(loss_factory(list(overrides))[1])
 
 
 @pytest.fixture(scope="module")

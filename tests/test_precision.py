@@ -62,6 +62,20 @@ def test_compiled_model_trains_like_the_eager_one(tmp_path):
     assert compiled["final"]["test_nll"] == pytest.approx(eager["final"]["test_nll"], rel=1e-3)
 
 
+def test_a_compiled_model_trains_on_full_batches_only(tmp_path):
+    """Static shapes for torch.compile: with 130 training images in batches of 32 an epoch is 4 full
+    batches (128 images), where the eager job also trains on the last 2."""
+    from lossbench.train import run_in_process
+
+    job = ["data=synthetic", "data.train_per_class=13", "data.val_fraction=0", "data.batch_size=32", "model=mlp",
+           "trainer.max_epochs=2", "trainer.threads=1", "trainer.enable_progress_bar=false"]
+    eager = run_in_process(job, tmp_path / "eager")
+    compiled = run_in_process([*job, "trainer.compile=default"], tmp_path / "compiled")
+    assert compiled["status"] == "completed", compiled.get("error")
+    assert (eager["dataset"]["drop_last"], compiled["dataset"]["drop_last"]) == (False, True)
+    assert eager["throughput"]["train_images"] == 2 * 130 and compiled["throughput"]["train_images"] == 2 * 128
+
+
 def test_channels_last_stores_the_convolutions_nhwc_and_trains_alike(tmp_path):
     import torch
 

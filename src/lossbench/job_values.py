@@ -17,6 +17,10 @@ PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
+# trainer.compile: true is "default"; reduce-overhead adds CUDA graphs, max-autotune also tunes kernels.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -101,9 +105,11 @@ def _check_trainer(trainer) -> None:
     threads = trainer.get("threads")
     _require(threads is None or (_is_int(threads) and threads >= 1),
              f"trainer.threads={threads!r} is out of range: null (every core) or an integer >= 1.")
-    for switch in ("compile", "channels_last"):
-        value = trainer.get(switch, False)
-        _require(isinstance(value, bool), f"trainer.{switch}={value!r} is not a switch: use true or false.")
+    value = trainer.get("channels_last", False)
+    _require(isinstance(value, bool), f"trainer.channels_last={value!r} is not a switch: use true or false.")
+    value = trainer.get("compile", False)
+    _require(isinstance(value, bool) or value in COMPILE_MODES,
+             f"trainer.compile={value!r} is not one of false, true, {', '.join(COMPILE_MODES)} (torch.compile's modes).")
     clip = trainer.get("gradient_clip_val")
     _require(clip is None or (_is_number(clip) and math.isfinite(clip) and clip >= 0),
              f"trainer.gradient_clip_val={clip!r} is out of range: null (no clipping) or a number >= 0.")

@@ -307,7 +307,9 @@ def _run_settings(trainer_cfg: dict) -> dict:
     them) and apply the thread count: {"threads", "compiled", "channels_last"}."""
     threads = _set_threads(trainer_cfg)
     trainer_cfg.pop("threads", None)
-    return {"threads": threads, "compiled": bool(trainer_cfg.pop("compile", False)),
+    compile_mode = trainer_cfg.pop("compile", False)
+    return {"threads": threads, "compiled": compile_mode not in (False, None),
+            "compile_mode": "default" if compile_mode is True else (compile_mode or None),
             "channels_last": bool(trainer_cfg.pop("channels_last", False))}
 
 
@@ -324,6 +326,9 @@ def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, st
     user_callbacks = _user_callbacks(cfg)  # a bad callback config fails here, before the data loads
     stop.raise_if_requested(" before the data was loaded")
     datamodule.setup("fit")
+    # A compiled model trains on full batches only (the last partial batch of an epoch is dropped):
+    # one static shape, so that its graph (and reduce-overhead's CUDA graphs) is never rebuilt for it.
+    datamodule.drop_last = settings["compiled"] and len(datamodule.train_y) >= datamodule.batch_size
     class_counts = datamodule.class_counts
     record.update(num_classes=datamodule.num_classes, class_counts=class_counts, **datamodule.result_fields())
     loss = build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
@@ -332,7 +337,8 @@ def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, st
     if settings["channels_last"]:  # NHWC convolution weights; the activations follow them (docs/PERFORMANCE.md)
         model = model.to(memory_format=torch.channels_last)
     if settings["compiled"]:
-        model.compile()  # in place: the state_dict keys, and so checkpoints, stay those of the plain model
+        # In place: the state_dict keys, and so checkpoints, stay those of the plain model.
+        model.compile(mode=settings["compile_mode"])
     module = ClassificationModule(
         model=model, loss=loss, optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None, class_counts=class_counts)

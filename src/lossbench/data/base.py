@@ -108,6 +108,7 @@ class ImageDataModule(L.LightningDataModule):
             raise ValueError(f"data.mean={list(mean)} / data.std={list(std)}: one value per channel each, std > 0.")
         self._prepared = False
         self._device_cache: dict = {}
+        self.drop_last = False  # training batches: drop an epoch's last partial batch (set for compiled models)
         self.return_indices = False
 
     # -- to implement -------------------------------------------------------------------------
@@ -196,7 +197,8 @@ class ImageDataModule(L.LightningDataModule):
                 "val_per_class": self.val_per_class if self.val_source == "heldout" else None,
                 "val_class_counts": None if self.val_y is None else
                 np.bincount(self.val_y.numpy(), minlength=self.num_classes).tolist(), "split_seed": self.split_seed,
-                "sampler": self.sampler, "loader": self.loader, "augment": self.augment, "source": self.source,
+                "sampler": self.sampler, "loader": self.loader, "augment": self.augment, "drop_last": self.drop_last,
+                "source": self.source,
                 "note": self.note}
 
     def result_fields(self) -> dict:
@@ -229,12 +231,12 @@ class ImageDataModule(L.LightningDataModule):
         if self.resolve_loader(device) == "gpu":
             x, y = self._on_device("train", device)
             return DeviceLoader(x, y, self.batch_size, self.mean, self.std, sampler=sampler, augment=self.augment,
-                                pad=self.crop_padding, return_indices=self.return_indices)
+                                pad=self.crop_padding, return_indices=self.return_indices, drop_last=self.drop_last)
         transform = torchvision_transform(self.augment, self.crop_padding, self.image_size)
         dataset = AugmentedTensorDataset(self.train_x, self.train_y, self.mean, self.std, transform,
                                          return_indices=self.return_indices)
         return DataLoader(dataset,
-                          batch_size=self.batch_size, sampler=sampler, drop_last=False,
+                          batch_size=self.batch_size, sampler=sampler, drop_last=self.drop_last,
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def _eval_loader(self, split: str):

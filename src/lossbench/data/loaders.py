@@ -32,8 +32,9 @@ class DeviceLoader:
 
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, mean: Tensor, std: Tensor, *,
                  sampler: EpochSampler | None = None, order: Tensor | None = None, augment: str = "none",
-                 pad: int = 4, return_indices: bool = False):
+                 pad: int = 4, return_indices: bool = False, drop_last: bool = False):
         self.images, self.labels, self.batch_size = images, labels, int(batch_size)
+        self.drop_last = bool(drop_last)  # only full batches (static shapes for a compiled model)
         self.mean, self.std = mean.to(images.device), std.to(images.device)
         self.sampler = sampler  # Lightning calls sampler.set_epoch(epoch) before each epoch
         self.order = order if order is not None else torch.arange(len(labels))
@@ -42,7 +43,7 @@ class DeviceLoader:
 
     def __len__(self) -> int:
         n = len(self.sampler) if self.sampler is not None else len(self.order)
-        return -(-n // self.batch_size)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def _epoch_plan(self):
         if self.sampler is None:
@@ -57,8 +58,13 @@ class DeviceLoader:
         return idx.to(self.images.device), offsets, flips
 
     def __iter__(self):
-        idx, offsets, flips = self._epoch_plan()
-        for start in range(0, len(idx), self.batch_size):
+        # The epoch's plan (order and augmentation draws) is made and sent to the device here, at
+        # iter(), once per epoch; the batches after it never wait for the host.
+        return self._batches(*self._epoch_plan())
+
+    def _batches(self, idx, offsets, flips):
+        end = len(idx) - len(idx) % self.batch_size if self.drop_last else len(idx)
+        for start in range(0, end, self.batch_size):
             batch = idx[start:start + self.batch_size]
             # index_select on the flattened images: one contiguous row copy per image (much faster
             # than advanced indexing of a 4-d uint8 tensor on a CPU)
