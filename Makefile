@@ -50,5 +50,10 @@ WITHOUT ?=
 wheelhouse: install
 	$(BIN)/python scripts/wheelhouse.py wheelhouse --python $(WHEEL_PYTHON) $(if $(WITHOUT),--without $(WITHOUT))
 
+# One prepared GPU run (scripts/gpu_evidence.py): make gpu-evidence ARGS="--budget 480 --cifar-root data".
+# On a machine without .venv (a GPU image with the wheelhouse installed) it runs python3.
+gpu-evidence:
+	scripts/gpu-evidence.sh $(ARGS)
+
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache

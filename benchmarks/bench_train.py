@@ -20,6 +20,13 @@ projected to a 200-epoch job.
     python benchmarks/bench_train.py [--device cpu|cuda] [--precision auto|32-true|bf16-mixed]
         [--reps 3] [--threads N] [--models resnet32,...] [--options] [--cifar-root DIR] [--markdown]
 
+`--evidence [--tiny] [--json PATH] [--deadline-s S]` times, instead, what scripts/gpu-evidence.sh
+records for ResNet-32 (batch 128, synthetic 32x32 images, the gpu loader) through real jobs:
+training and evaluation img/s in eager fp32, bf16-mixed, bf16-mixed with channels_last, and that
+with trainer.compile; and on a GPU 1, 2 and 4 jobs sharing it (separate processes started together),
+their summed training img/s. `--tiny` (the CPU rehearsal) uses 3 batches per epoch and skips
+compile; parts that cannot run here, or would pass the deadline, are listed with the reason.
+
 `--options` also times what issue 10 asked to try, each through the real job: channels_last against
 contiguous convolutions (trainer.channels_last), the evaluation batch size (data.eval_batch_size 256
 against 1024) and torch.inference_mode against torch.no_grad for evaluation (a forward-only loop).
@@ -63,6 +70,66 @@ def job_overrides(model: str, device: torch.device, precision: str, threads: int
             "optimizer=sgd", "scheduler=none", f"trainer.precision={precision}",
             f"trainer.accelerator={device.type}", "trainer.devices=1", f"trainer.threads={threads}",
             "trainer.max_epochs=2", *QUIET, *extra]
+
+
+EVIDENCE_VARIANTS = {
+    "eager fp32": ["trainer.precision=32-true", "trainer.channels_last=false"],
+    "bf16-mixed": ["trainer.precision=bf16-mixed", "trainer.channels_last=false"],
+    "bf16-mixed + channels_last": ["trainer.precision=bf16-mixed", "trainer.channels_last=true"],
+    "bf16-mixed + channels_last + compile": ["trainer.precision=bf16-mixed", "trainer.channels_last=true",
+                                             "trainer.compile=default"],
+}
+PACKING = (1, 2, 4)
+
+
+def evidence(device: torch.device, threads: int, tiny: bool, deadline: float) -> dict:
+    """The figures of scripts/gpu-evidence.sh's step 2 (see the module doc)."""
+    from lossbench.overrides import merge_overrides
+
+    steps = 3 if tiny else 50
+    base = merge_overrides(job_overrides("resnet32", device, "32-true", threads), [f"data.train_per_class={128 * steps // 10}"])
+    out = {"device": str(device), "batches_per_epoch": steps, "train_images_per_s": {}, "eval_images_per_s": {},
+           "jobs_per_gpu": {}, "skipped": {}}
+    for name, extra in EVIDENCE_VARIANTS.items():
+        if tiny and "compile" in name:
+            out["skipped"][name] = "--tiny: Inductor's compile takes minutes on a CPU"
+        elif time.time() > deadline:
+            out["skipped"][name] = "the budget ran out"
+        else:
+            train, evaluation = lossbench_path(merge_overrides(base, extra))
+            out["train_images_per_s"][name], out["eval_images_per_s"][name] = round(train, 1), round(evaluation, 1)
+    for k in PACKING:
+        if device.type != "cuda":
+            out["skipped"][f"{k} jobs per GPU"] = "no GPU: jobs per GPU is a GPU measurement"
+        elif time.time() > deadline:
+            out["skipped"][f"{k} jobs per GPU"] = "the budget ran out"
+        else:
+            speed = packed(merge_overrides(base, [*EVIDENCE_VARIANTS["bf16-mixed + channels_last"],
+                                                  "trainer.max_epochs=4"]), k)
+            if speed is None:
+                out["skipped"][f"{k} jobs per GPU"] = "a job failed (run it alone to see why)"
+            else:
+                out["jobs_per_gpu"][str(k)] = speed
+    return out
+
+
+def packed(overrides: list[str], jobs: int) -> float | None:
+    """Summed training img/s of `jobs` processes started together on one GPU (each its median epoch
+    after the first); None if one failed."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = [subprocess.Popen([sys.executable, "-m", "lossbench", "train", *overrides, f"hydra.run.dir={tmp}/{i}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(jobs)]
+        if any([proc.wait() != 0 for proc in procs]):  # a list: wait for every one
+            return None
+        speeds = []
+        for i in range(jobs):
+            with open(Path(tmp) / str(i) / "metrics.csv") as f:
+                rows = list(csv.DictReader(f))[1:]
+            speeds.append(statistics.median(float(r["train_images_per_s"]) for r in rows))
+    return round(sum(speeds), 1)
 
 
 def compose_job(overrides: list[str]):
@@ -240,10 +307,24 @@ def bench() -> None:
     p.add_argument("--options", action="store_true")
     p.add_argument("--cifar-root", default=os.environ.get("LOSSBENCH_DATA", "data"))
     p.add_argument("--markdown", action="store_true")
+    p.add_argument("--evidence", action="store_true", help="the ResNet-32 figures of scripts/gpu-evidence.sh")
+    p.add_argument("--tiny", action="store_true", help="with --evidence: the quick CPU rehearsal")
+    p.add_argument("--json", type=Path, help="with --evidence: write the figures to this JSON file")
+    p.add_argument("--deadline-s", type=float, default=1e9, help="with --evidence: start nothing after this many s")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     from lossbench.hardware import auto_precision
+
+    if args.evidence:
+        import json
+
+        figures = evidence(device, args.threads, args.tiny, time.time() + args.deadline_s)
+        text = json.dumps(figures, indent=2)
+        if args.json:
+            args.json.write_text(text + "\n")
+        print(text)
+        return
 
     precision = auto_precision(device.type) if args.precision == "auto" else args.precision
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
