@@ -18,6 +18,7 @@ becomes NaN or infinite stops the job within one epoch (error_type "diverged", w
 """
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -288,7 +289,8 @@ def _train(cfg: DictConfig, run_dir: Path, choices: dict, record: JobRecord, swe
 
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
     settings = _run_settings(trainer_cfg)
-    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    quiet = {"verbose": False} if "verbose" in inspect.signature(L.seed_everything).parameters else {}  # 2.3+
+    L.seed_everything(int(cfg.seed), workers=True, **quiet)
     module, datamodule, user_callbacks = _build(cfg, choices, record, settings, stop)
     job = _trainer(cfg, trainer_cfg, run_dir, record, sweep, datamodule.has_validation, user_callbacks, stop)
     trainer = job.trainer
@@ -386,6 +388,12 @@ class Job:
     selection: str         # the validation metric that picks `best`
 
 
+def _weights_only(method) -> dict:
+    """{"weights_only": True} where Lightning's fit/test take it (2.6 and later). Earlier Lightning
+    calls torch.load with torch's default, which is weights-only from torch 2.6 on."""
+    return {"weights_only": True} if "weights_only" in inspect.signature(method).parameters else {}
+
+
 def _fit_and_test(job: Job, module, datamodule, ckpt_path: Path | None, stop: StopRequest, record: JobRecord) -> None:
     """Fit (resuming from `ckpt_path`), test the final weights, then the best-on-validation ones;
     the `final`, `best`, `reliability` and `throughput` blocks go into `record`."""
@@ -396,7 +404,7 @@ def _fit_and_test(job: Job, module, datamodule, ckpt_path: Path | None, stop: St
     try:
         with checkpoint_globals():  # checkpoints are data: loaded weights-only (untrusted.py)
             trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None,
-                        weights_only=True)
+                        **_weights_only(trainer.fit))
         final_epoch = trainer.current_epoch - 1
         trainer.test(module, datamodule=datamodule, verbose=False)
         out = {"final": metrics_block(module.test_metrics, final_epoch), "best": None}
@@ -405,7 +413,7 @@ def _fit_and_test(job: Job, module, datamodule, ckpt_path: Path | None, stop: St
             best_epoch = _checkpoint_epoch(best.best_model_path)
             with checkpoint_globals():
                 trainer.test(module, datamodule=datamodule, ckpt_path=best.best_model_path, verbose=False,
-                             weights_only=True)
+                             **_weights_only(trainer.test))
             out["best"] = {"selected_by": job.selection, job.selection: float(best.best_model_score),
                            **metrics_block(module.test_metrics, best_epoch)}
             out["reliability"]["best"] = module.test_metrics.get("reliability")
