@@ -21,16 +21,21 @@ def _cfg(**trainer):
 
 
 def test_a_job_is_fixed_cost_plus_epochs_plus_two_test_passes():
-    # 10 training batches, 2 validation batches, 5 test batches (4 of them already in the probe's fixed_s)
-    expected = 3.0 + 10 * (10 * 0.01 + 2 * 0.02 + 0.5) + (2 * 5 - 4) * 0.02
+    # 10 training batches, 2 validation batches, 5 test batches tested twice (final and best weights)
+    expected = 3.0 + 10 * (10 * 0.01 + 2 * 0.02 + 0.5) + 2 * 5 * 0.02
     assert predict(_cfg(), PROBE) == pytest.approx(expected)
 
 
 def test_limits_on_batches_are_honoured():
-    expected = 3.0 + 10 * (2 * 0.01 + 1 * 0.02 + 0.5) + (2 * 1 - 1) * 0.02
+    expected = 3.0 + 10 * (2 * 0.01 + 1 * 0.02 + 0.5) + 2 * 1 * 0.02
     assert predict(_cfg(limit_train_batches=2, limit_val_batches=1, limit_test_batches=1), PROBE) == \
         pytest.approx(expected)
     assert predict(_cfg(limit_train_batches=0.5), PROBE) == pytest.approx(predict(_cfg(), PROBE) - 10 * 5 * 0.01)
+
+
+def test_without_a_validation_set_the_test_set_is_passed_once():
+    no_val = Probe(**{**vars(PROBE), "num_val": 0})
+    assert predict(_cfg(), no_val) == pytest.approx(3.0 + 10 * (10 * 0.01 + 0.5) + 5 * 0.02)
 
 
 def test_jobs_go_to_the_first_slot_that_frees():
