@@ -25,7 +25,10 @@ def test_the_cpu_rehearsal_writes_the_whole_record(tmp_path):
     assert len(files) <= 8 and all(f.is_file() for f in files)
     assert {f.name for f in files} == {"summary.md", "doctor.json", "bench.json", "sweep.json", "log.txt"}
     doctor = json.loads((tmp_path / "out" / "doctor.json").read_text())
+    # `lossbench doctor --losses --json`: the binding keys, every shipped loss, each finite here
+    assert {"versions", "devices", "precision_auto", "threads", "datasets", "slurm", "losses"} <= set(doctor)
     assert list(doctor["losses"]) == group_options("loss") and all(r["finite"] for r in doctor["losses"].values())
+    assert all(set(r) == {"finite", "max_rel_err_value", "max_rel_err_grad"} for r in doctor["losses"].values())
     bench = json.loads((tmp_path / "out" / "bench.json").read_text())
     assert set(bench["train_images_per_s"]) == {"eager fp32", "bf16-mixed", "bf16-mixed + channels_last"}
     assert all(v > 0 for v in bench["train_images_per_s"].values())
