@@ -9,6 +9,7 @@ features), `model=` the network, `indices=` from the data module, which `setup` 
 to the loss (`loss.bind_training_set`) for per-sample state."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 
 import lightning as L
@@ -80,6 +81,11 @@ class ClassificationModule(L.LightningModule):
         return self.loss_fn(logits, y, **inputs)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
+        if getattr(self.optimizers(use_pl_optimizer=False), "second_pass", False):
+            # SAM's second pass, at w + e(w) (optim/sam.py): its gradient is the one the base step
+            # takes; BatchNorm's running statistics and the logged loss are the first pass's.
+            with batchnorm_stats_frozen(self.model):
+                return self.training_loss(batch)
         loss = self.training_loss(batch)
         # The epoch's mean training loss is summed here on the device and handed to self.log once, on
         # the epoch's last batch: self.log is Lightning's heaviest per-step call of ours (a third of
@@ -157,7 +163,25 @@ def fused_on_cuda(factory, device) -> dict:
     if device.type != "cuda" or keywords.get("fused") is not None:
         return {}
     try:
-        takes_fused = "fused" in inspect.signature(target).parameters
+        params = inspect.signature(target).parameters
     except (TypeError, ValueError):
         return {}
-    return {"fused": True} if takes_fused else {}
+    # SAM takes its base optimizer's options through **kwargs: `fused` among them (sam.yaml has it).
+    forwards = "fused" in keywords and any(p.kind == p.VAR_KEYWORD for p in params.values())
+    return {"fused": True} if "fused" in params or forwards else {}
+
+
+@contextlib.contextmanager
+def batchnorm_stats_frozen(model: nn.Module):
+    """BatchNorm layers normalise with the batch's statistics as in training, but leave their running
+    statistics (and batch count) as they were."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, (momentum, count) in zip(norms, saved):
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(count)
