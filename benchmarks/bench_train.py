@@ -265,6 +265,19 @@ def eval_speed(cfg, device, precision: str, inference: bool, reps: int = 3) -> f
     return len(datamodule.test_y) / statistics.median(times[1:])
 
 
+def sam_row(device, precision: str, threads: int, reps: int) -> None:
+    """ResNet-32 training img/s with optimizer=sgd and optimizer=sam (two forward-backward passes
+    per step: about half the speed expected), through real jobs, alternating, medians."""
+    runs = {name: [] for name in ("sgd", "sam")}
+    for _ in range(reps):
+        for name in runs:
+            runs[name].append(lossbench_path(job_overrides("resnet32", device, precision, threads,
+                                                           [f"optimizer={name}"]))[0])
+    sgd, sam = median_of(runs["sgd"]), median_of(runs["sam"])
+    print(f"resnet32 training, optimizer=sgd {sgd:.1f} img/s, optimizer=sam {sam:.1f} img/s "
+          f"(SAM step time {sgd / sam:.2f}x SGD's)", flush=True)
+
+
 def cifar_epoch(root: str, device, precision: str, threads: int) -> dict | None:
     """One real cifar10_lt ResNet-32 epoch (the job's defaults: crop+flip, batch 128) as a job."""
     from lossbench.train import run_in_process
@@ -379,6 +392,7 @@ def options(device, precision: str, threads: int, reps: int) -> None:
               f"({nhwc / plain:.3f}x)")
     small, large = median_of(runs["resnet32", "true"], lambda r: r[1]), median_of(runs["resnet32", "eval 1024"], lambda r: r[1])
     print(f"resnet32 evaluation, data.eval_batch_size 256 {small:.1f} img/s, 1024 {large:.1f} img/s ({small / large:.3f}x)")
+    sam_row(device, precision, threads, reps)
     cfg = compose_job(jobs["resnet32", "true"])
     speeds = {mode: [] for mode in ("no_grad", "inference_mode")}
     for _ in range(reps):

@@ -119,3 +119,29 @@ def test_sgd_on_the_summed_loss_takes_the_steps_of_the_calibration_sweeps_mean_l
     assert not torch.allclose(runs[0], torch.cat([p.detach().flatten() for p in start.parameters()]))
     # Equal but for clip_grad_norm_'s epsilon: it divides by (norm + 1e-6), and the mean's norm is 128 times smaller.
     torch.testing.assert_close(runs[0], runs[1], rtol=1e-5, atol=1e-9)
+
+
+def test_saddle_cifar_lt_runs_sam_with_the_rho_of_the_authors_run_sh(tmp_path, capsys):
+    """Saddle-LongTail's run.sh: CE+SAM 0.1 / 0.2, CE+DRW+SAM 0.5 / 0.8, LDAM+DRW+SAM 0.8 (CIFAR-10 / -100);
+    the rows without SAM keep SGD; the expected block holds the authors' README numbers (rho = 100)."""
+    from lossbench.sweep.compose import compose, hydra_context
+
+    exp = load_experiment("saddle_cifar_lt")
+    assert sweep.main(["saddle_cifar_lt", "--dry-run", "--dir", str(tmp_path / "x")]) == 0
+    rhos = {("CE+SAM", "C10-LT"): 0.1, ("CE+SAM", "C100-LT"): 0.2, ("CE+DRW+SAM", "C10-LT"): 0.5,
+            ("CE+DRW+SAM", "C100-LT"): 0.8, ("LDAM+DRW+SAM", "C10-LT"): 0.8, ("LDAM+DRW+SAM", "C100-LT"): 0.8}
+    with hydra_context():
+        for method in exp.methods:
+            for data in ("C10-LT", "C100-LT"):
+                cfg = compose(_job(exp, method, f"{data} rho=100").overrides)
+                if method.endswith("+SAM"):
+                    assert cfg.optimizer._target_ == "lossbench.optim.SAM" and cfg.optimizer.base == "sgd"
+                    assert (cfg.optimizer.lr, cfg.optimizer.momentum, cfg.optimizer.weight_decay) == (0.1, 0.9, 2e-4)
+                    if (method, data) in rhos:
+                        assert cfg.optimizer.rho == rhos[method, data]
+                else:
+                    assert cfg.optimizer._target_ == "torch.optim.SGD"
+                assert cfg.scheduler.milestones == [160, 180] and cfg.trainer.max_epochs == 200
+    block = exp.expected[0] if isinstance(exp.expected, list) else exp.expected
+    assert block["values"]["LDAM+DRW+SAM"]["C10-LT rho=100"] == 81.9
+    assert block["values"]["CE+DRW+SAM"]["C100-LT rho=100"] == 44.6
