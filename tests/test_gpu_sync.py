@@ -19,7 +19,7 @@ from lossbench.module import fused_on_cuda
 from lossbench.paths import group_options
 
 LOSSES = group_options("loss")
-C, N, BATCH, STEPS = 10, 256, 64, 3
+C, N, BATCH, STEPS = 10, 96, 32, 3
 
 
 class _Net(nn.Module):
@@ -42,7 +42,7 @@ def _training(name: str, device: torch.device):
     """(model, loss, optimizer, iterator over STEPS (x, y, inputs) batches) for loss `name` on
     `device`: everything a step needs is made here, before the steps, as a job makes it before fit."""
     g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (N, 3, 16, 16), dtype=torch.uint8, generator=g).to(device)
+    images = torch.randint(0, 256, (N, 3, 8, 8), dtype=torch.uint8, generator=g).to(device)
     labels = (torch.arange(N) % C).to(device)
     counts = torch.bincount(labels.cpu(), minlength=C).tolist()
     loader = DeviceLoader(images, labels, BATCH, torch.full((3,), 0.5), torch.full((3,), 0.25),
