@@ -17,10 +17,8 @@ W0 = torch.tensor([0.7, -0.3, 1.2], dtype=torch.float64)
 LR = 0.1
 
 
-def _one_step(**sam) -> torch.Tensor:
-    w = nn.Parameter(W0.clone())
-    opt = SAM([w], base="sgd", lr=LR, **sam)
-
+def _step(opt: SAM, w: nn.Parameter) -> None:
+    """One SAM step on the quadratic, with the closure Lightning would give (zero, loss, backward)."""
     def closure():
         opt.zero_grad()
         loss = 0.5 * (A * w * w).sum() - (B * w).sum()
@@ -28,6 +26,11 @@ def _one_step(**sam) -> torch.Tensor:
         return loss
 
     opt.step(closure)
+
+
+def _one_step(**sam) -> torch.Tensor:
+    w = nn.Parameter(W0.clone())
+    _step(SAM([w], base="sgd", lr=LR, **sam), w)
     return w.detach()
 
 
@@ -63,14 +66,7 @@ def test_the_base_momentum_survives_a_state_dict_round_trip():
                 w = nn.Parameter(w.detach().clone())
                 opt = SAM([w], base="sgd", lr=LR, momentum=0.9, rho=0.1)
                 opt.load_state_dict(saved)
-
-            def closure():
-                opt.zero_grad()
-                loss = 0.5 * (A * w * w).sum() - (B * w).sum()
-                loss.backward()
-                return loss
-
-            opt.step(closure)
+            _step(opt, w)
         return w.detach()
 
     assert torch.equal(run(4, None), run(4, 2))
