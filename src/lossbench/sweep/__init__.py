@@ -1,4 +1,4 @@
-"""`lossbench sweep NAME [overrides...] [--dry-run] [--smoke] [--dir DIR] [--launcher ...] [--status]`:
+"""`lossbench sweep NAME [overrides...] [--dry-run] [--smoke] [--dir DIR] [--launcher ...] [--status] [--estimate]`:
 run a reproduction sweep defined in experiments/NAME.yaml (see spec.py for the format, launchers.py
 for where jobs run, docs/SWEEPS.md for the user guide).
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from lossbench.errors import EXIT_USAGE, UsageError
 
 USAGE = ("lossbench sweep NAME [overrides ...] [--dry-run] [--smoke] [--dir DIR] [--seeds 0,1] "
-         "[--launcher inline|local|slurm] [--parallel N] [--status] [...]")
+         "[--launcher inline|local|slurm] [--parallel N] [--status] [--estimate [--json]] [...]")
 
 
 def _parser() -> argparse.ArgumentParser:
