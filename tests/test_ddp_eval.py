@@ -48,7 +48,15 @@ def _rank(rank: int, port: int, loader: str, out_path) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), LOCAL_RANK=str(rank), NODE_RANK="0",
                       WORLD_SIZE="2")
     torch.set_num_threads(1)
-    _test_metrics(2, loader, out_path)
+    try:
+        _test_metrics(2, loader, out_path)
+    finally:
+        # As a lossbench job does (train.py): a rank that exits with its gloo group alive can abort
+        # in gloo's threads at interpreter shutdown ("terminate called without an active exception",
+        # SIGABRT; seen once in CI after both ranks had written their results).
+        from lossbench.distributed import release_process_group
+
+        release_process_group()
 
 
 def _free_port() -> int:
