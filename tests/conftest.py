@@ -39,7 +39,7 @@ SLOW_MODULES = {
     "tests/data/test_files.py", "tests/report/test_report.py", "tests/report/test_plots.py",
     "tests/test_your_loss_doc.py", "tests/test_inspect_loss.py", "tests/test_doctor_losses.py",
     "tests/test_wheelhouse.py", "tests/sweep/test_estimate.py", "tests/test_gpu_evidence.py",
-    "tests/optim/test_sam_jobs.py",
+    "tests/optim/test_sam_jobs.py", "tests/test_learned_loss_jobs.py",
 }
 
 

@@ -294,8 +294,22 @@ def _loss_params(path) -> str:
     fields = yaml.safe_load(path.read_text()) or {}
     params = {k: v for k, v in fields.items() if k not in ("defaults", "_target_")}
     needs = sorted(get_loss_class(path.stem).needs)  # inputs beyond (logits, targets)
+    learned = _learned_count(get_loss_class(path.stem), params)
     return ((f"  [{', '.join(f'{k}={v}' for k, v in params.items())}]" if params else "")
-            + (f"  needs: {', '.join(needs)}" if needs else ""))
+            + (f"  needs: {', '.join(needs)}" if needs else "")
+            + (f"  learned: {learned} parameters (at C=10)" if learned else ""))
+
+
+def _learned_count(loss_class, params: dict) -> int:
+    """How many numbers a loss trains with the network, built at its defaults for 10 classes."""
+    from lossbench.inspect_loss import long_tail_counts
+    from lossbench.losses.base import learned_parameters
+
+    try:
+        loss = loss_class(num_classes=10, class_counts=long_tail_counts(10), **params)
+    except (TypeError, ValueError):  # a config value that needs the job (an interpolation): not counted
+        return 0
+    return sum(p.numel() for p in learned_parameters(loss))
 
 
 # -- dispatch --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
+from lossbench.losses.base import learned_parameters
 from lossbench.metrics import classification_metrics
 
 
@@ -145,11 +146,32 @@ class ClassificationModule(L.LightningModule):
 
     # -- optimisation ----------------------------------------------------------------------------
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters(), **fused_on_cuda(self.optimizer_factory, self.device))
+        optimizer = self.optimizer_factory(params=loss_param_groups(self, self.loss_fn, self.optimizer_factory),
+                                           **fused_on_cuda(self.optimizer_factory, self.device))
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer, max_epochs=self.trainer.max_epochs)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def loss_param_groups(module: nn.Module, loss: nn.Module, factory):
+    """The optimizer's parameters: all of `module`'s in one group, or, when the loss has parameters
+    of its own, those in a second group with the loss's lr (`loss.lr_scale` times the optimizer's)
+    and weight decay (`loss.weight_decay`). Both are in the checkpoint's optimizer state, so a resumed
+    run goes on with them; the lr schedule scales both groups alike."""
+    own = learned_parameters(loss)
+    if not own:
+        return module.parameters()
+    ids = {id(p) for p in own}
+    group = {"params": own, "weight_decay": float(getattr(loss, "weight_decay", 0.0))}
+    scale = float(getattr(loss, "lr_scale", 1.0))
+    lr = (getattr(factory, "keywords", {}) or {}).get("lr")
+    if lr is not None:
+        group["lr"] = float(lr) * scale
+    elif scale != 1.0:
+        raise ValueError(f"loss.lr_scale={scale:g} scales the optimizer's lr, and this optimizer config sets none: "
+                         f"give optimizer.lr.")
+    return [{"params": [p for p in module.parameters() if id(p) not in ids]}, group]
 
 
 def fused_on_cuda(factory, device) -> dict:

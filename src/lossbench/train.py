@@ -315,6 +315,19 @@ def _run_settings(trainer_cfg: dict) -> dict:
             "channels_last": bool(trainer_cfg.pop("channels_last", False))}
 
 
+def _check_learned_options(loss) -> None:
+    """loss.lr_scale and loss.weight_decay set the optimizer group of a loss's own parameters: for a
+    loss without any they would do nothing, which is refused rather than ignored."""
+    from lossbench.losses.base import learned_parameters
+
+    given = getattr(loss, "group_options_given", [])
+    if given and not learned_parameters(loss):
+        raise UsageError(f"{', '.join('loss.' + k for k in given)}: loss {getattr(loss, 'name', '?')} has no "
+                         f"parameters of its own, so there is no optimizer group for {'them' if len(given) > 1 else 'it'} "
+                         f"to set; leave {'them' if len(given) > 1 else 'it'} out (optimizer.weight_decay sets the "
+                         f"network's).")
+
+
 def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, stop: StopRequest):
     """(module, datamodule, user callbacks): the data loaded, the loss built with the real training
     class counts, the model in the memory format and compilation the settings ask for."""
@@ -334,6 +347,7 @@ def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, st
     class_counts = datamodule.class_counts
     record.update(num_classes=datamodule.num_classes, class_counts=class_counts, **datamodule.result_fields())
     loss = build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
+    _check_learned_options(loss)
     model = instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=datamodule.in_channels,
                         image_size=datamodule.image_size)
     if settings["channels_last"]:  # NHWC convolution weights; the activations follow them (docs/PERFORMANCE.md)

@@ -70,6 +70,12 @@ def inverse_frequency_weights(class_counts: Tensor) -> Tensor:
     return weights / weights.sum() * len(class_counts)
 
 
+def learned_parameters(loss: nn.Module) -> list[nn.Parameter]:
+    """The parameters a loss trains with the network (a learned link or temperature): its own
+    optimizer group (module.py), checkpointed and synchronised under DDP like the model's."""
+    return [p for p in loss.parameters() if p.requires_grad]
+
+
 class ClassificationLoss(nn.Module):
     """Base of every lossbench loss: `loss(logits [N, C], targets [N] int64) -> scalar mean`.
 
@@ -83,6 +89,10 @@ class ClassificationLoss(nn.Module):
       logit_clip: L2-norm bound on each logit vector (None = off).
       logz_penalty: coefficient of the (log Z)^2 auxiliary term (0 = off).
       posthoc_tau: post-hoc logit adjustment at evaluation, z - tau log(pi) (0 = off).
+      lr_scale, weight_decay: for a loss with parameters of its own (nn.Parameters, trained with the
+        network): its optimizer group's lr, as a multiple of the optimizer's, and its weight decay.
+        None takes the loss's declared defaults (the class attributes below); a loss without
+        parameters refuses them (train.py).
     """
 
     name: str = "?"  # set by @register_loss
@@ -93,11 +103,14 @@ class ClassificationLoss(nn.Module):
     #: forward pass is then a single F.cross_entropy call (its own weighted mean included).
     is_cross_entropy: bool = False
     label_smoothing: float = 0.0
+    #: Defaults a loss with parameters declares for its optimizer group (module.py: loss_param_groups).
+    lr_scale: float = 1.0
+    weight_decay: float = 0.0
 
     def __init__(self, *, num_classes: int, class_counts: Sequence[int] | None = None,
                  reweight: str = "none", reweight_beta: float = 0.9999, reweight_from_epoch: int = 0,
                  logit_clip: float | None = None, logz_penalty: float = 0.0, posthoc_tau: float = 0.0,
-                 **unknown):
+                 lr_scale: float | None = None, weight_decay: float | None = None, **unknown):
         super().__init__()
         if unknown:
             raise ValueError(self._unknown_message(sorted(unknown)))
@@ -115,6 +128,12 @@ class ClassificationLoss(nn.Module):
         self.logit_clip = None if logit_clip is None else float(logit_clip)
         self.logz_penalty = check_range("logz_penalty", logz_penalty, 0.0)
         self.posthoc_tau = check_range("posthoc_tau", posthoc_tau, 0.0)
+        self.group_options_given = [k for k, v in (("lr_scale", lr_scale), ("weight_decay", weight_decay))
+                                    if v is not None]
+        if lr_scale is not None:
+            self.lr_scale = check_range("lr_scale", lr_scale, 0.0, low_open=True)
+        if weight_decay is not None:
+            self.weight_decay = check_range("weight_decay", weight_decay, 0.0)
         self.epoch = 0
 
         # Class statistics are kept in float64 and cast to the logits' dtype where used.
