@@ -12,7 +12,7 @@ from lossbench.sweep.estimate import Placement, Probe, cpu_alternatives, placeme
 from tests.conftest import run_cli
 
 PROBE = Probe(step_s=0.01, eval_s=0.02, epoch_s=0.5, fixed_s=3.0, num_train=1000, num_val=300, num_test=900,
-              world_size=1, setup_s=1.0)
+              world_size=1)
 
 
 def _cfg(**trainer):

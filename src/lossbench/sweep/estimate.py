@@ -17,7 +17,7 @@ Early stopping is not foreseen: a job is predicted at its max_epochs. The local 
 start a new interpreter per job (start_s, measured once), whose imports an inline sweep pays once;
 jobs are placed on the launcher's slots in
 order, each on the first that frees (as the launchers do), and each dataset is loaded once before
-its first job (the launchers' probe_data; setup_s), which gives the wall time. On a CPU a job
+its first job (the launchers' probe_data, timed by running it), which gives the wall time. On a CPU a job
 of `--parallel N` has cores // N threads, and its probe runs with that many. With `--jobs-per-gpu K`
 a GPU's throughput is taken to be shared evenly among its K jobs (an upper bound: packing small
 jobs gains, docs/PERFORMANCE.md). SLURM's queue wait is not included.
@@ -53,7 +53,6 @@ class Probe:
     num_val: int
     num_test: int
     world_size: int
-    setup_s: float  # loading the data and building the job, before training (in fixed_s too)
 
 
 def _job_cfg(overrides: list[str]):
@@ -86,10 +85,11 @@ def _run(overrides: list[str], epochs: int, train_batches: int, threads: int | N
     with tempfile.TemporaryDirectory(prefix="lossbench-estimate-") as tmp, quiet_lightning():
         started = time.perf_counter()
         record = run_in_process([*overrides, *limits], tmp)
-        # The whole call, as a sweep pays it: the record's wall_time_s starts after the data are loaded.
-        elapsed = time.perf_counter() - started
-        record["setup_s"], record["wall_time_s"] = elapsed - float(record["wall_time_s"]), elapsed
-        rows = list(csv.DictReader(open(Path(tmp) / "metrics.csv"))) if (Path(tmp) / "metrics.csv").exists() else []
+        record["wall_time_s"] = time.perf_counter() - started  # the whole call, composing included, as a sweep pays it
+        rows = []
+        if (Path(tmp) / "metrics.csv").exists():
+            with open(Path(tmp) / "metrics.csv") as f:
+                rows = list(csv.DictReader(f))
     if record.get("status") != "completed":
         from lossbench.errors import UsageError
 
@@ -135,7 +135,7 @@ def probe(overrides: list[str], cfg, threads: int | None) -> Probe:
     epoch_s = max(0.0, ((w3 - w1) - (t3 - t1) - (v3 - v1) - (s3 - s1)) / extra)
     fixed_s = max(0.0, w1 - steps * step_s - (val_batches + passes * test_batches) * eval_s - epoch_s)
     return Probe(step_s=step_s, eval_s=eval_s, epoch_s=epoch_s, fixed_s=fixed_s, num_train=num_train,
-                 num_val=num_val, num_test=num_test, world_size=world, setup_s=float(r0["setup_s"]))
+                 num_val=num_val, num_test=num_test, world_size=world)
 
 
 def test_passes(num_val: int) -> int:
@@ -165,6 +165,12 @@ def wall_time(seconds: list[float], slots: int) -> float:
     for s in seconds:
         heapq.heappush(free, heapq.heappop(free) + s)
     return max(free)
+
+
+def _timed(function, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
 
 
 def start_seconds() -> float:
@@ -211,6 +217,7 @@ def estimate(jobs, where: Placement, gpus: int, cores: int, alternatives: list[P
     "probes", "alternatives": [{"launcher", "wall_seconds"}], "recommended"} for `jobs` placed as `where`
     (and the wall time of each alternative placement, for the recommendation)."""
     from lossbench.sweep.compose import hydra_context
+    from lossbench.sweep.runner import data_key, probe_data
 
     cfgs = []
     with hydra_context():  # every job composed first: a probe run re-initialises Hydra for itself
@@ -220,6 +227,10 @@ def estimate(jobs, where: Placement, gpus: int, cores: int, alternatives: list[P
             cfgs.append(composed.setdefault(key, composed.get(key) or _job_cfg(job.overrides)))
     probes: dict[str, Probe] = {}
     start_s = start_seconds()
+    data_load_s = {}  # data key (runner.data_key) -> seconds of the launchers' probe_data
+    for job in jobs:
+        if data_key(job) not in data_load_s:
+            data_load_s[data_key(job)] = _timed(probe_data, job)
     out_alternatives = []
     chosen = None
     for place in (where, *alternatives):
@@ -234,9 +245,8 @@ def estimate(jobs, where: Placement, gpus: int, cores: int, alternatives: list[P
             packed = place.jobs_per_gpu if gpus else 1
             run_s = p.fixed_s + packed * (predict(cfg, p) - p.fixed_s)
             seconds.append(run_s + (start_s if place.new_process else 0.0))
-        # The launcher loads each dataset once before its first job (runner.probe_data).
-        data_s = sum({json.dumps(str(cfg.data)): probes[group_key(cfg, place.threads)].setup_s
-                      for cfg in cfgs}.values())
+        # The launcher loads each dataset once before its first job (runner.probe_data), timed here.
+        data_s = sum(data_load_s.values())
         # A worker interpreter pays the imports in each job; inline, the sweep's own process pays them
         # once, in its first job (the command imports no torch before).
         wall = data_s + wall_time(seconds, place.slots) + (0.0 if place.new_process else start_s)
