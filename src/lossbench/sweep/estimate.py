@@ -227,6 +227,8 @@ def estimate(jobs, where: Placement, gpus: int, cores: int, alternatives: list[P
             cfgs.append(composed.setdefault(key, composed.get(key) or _job_cfg(job.overrides)))
     probes: dict[str, Probe] = {}
     start_s = start_seconds()
+    # Warm-up (lazy imports, first allocations): they are start_s's, not a dataset's or a probe's.
+    _run(jobs[0].overrides, 1, 1, where.threads)
     data_load_s = {}  # data key (runner.data_key) -> seconds of the launchers' probe_data
     for job in jobs:
         if data_key(job) not in data_load_s:
@@ -238,8 +240,6 @@ def estimate(jobs, where: Placement, gpus: int, cores: int, alternatives: list[P
         for job, cfg in zip(jobs, cfgs):
             group = group_key(cfg, place.threads)
             if group not in probes:
-                if not probes:
-                    _run(job.overrides, 1, 1, place.threads)  # warm-up: lazy imports, first allocations
                 probes[group] = probe(job.overrides, cfg, place.threads)
             p = probes[group]
             packed = place.jobs_per_gpu if gpus else 1
