@@ -78,3 +78,13 @@ def test_estimate_names_every_job_and_writes_nothing(runs_root):
 def test_json_without_estimate_is_refused(runs_root):
     proc = run_cli(["sweep", "demo", "--smoke", "--json", "--dir", str(runs_root / "s")], runs_root)
     assert proc.returncode == 2 and "--json is for --estimate" in proc.stderr
+
+
+def test_probes_keep_the_jobs_max_epochs_for_its_schedule(runs_root):
+    """A probe is shortened by max_steps, never by max_epochs: milestones at 20 and 25 of 30 epochs
+    stay valid (a probe with max_epochs=1 was refused by the job's own check)."""
+    proc = run_cli(["sweep", "demo", "--seeds", "0", "--methods", "ce", "--estimate", "--json", "scheduler=multistep",
+                    "scheduler.milestones=[20,25]"], runs_root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (job,) = json.loads(proc.stdout)["jobs"]
+    assert job["name"] == "digits_lt_rho_10__ce__seed0" and job["seconds"] > 0

@@ -79,7 +79,9 @@ def _run(overrides: list[str], epochs: int, train_batches: int, threads: int | N
     from lossbench.sweep.runner import QUIET_OVERRIDES, quiet_lightning
     from lossbench.train import run_in_process
 
-    limits = [f"trainer.max_epochs={epochs}", f"++trainer.limit_train_batches={train_batches}",
+    # max_steps ends the probe after `epochs` epochs of `train_batches` steps, and max_epochs stays the
+    # job's: the schedule's milestones and warm-up are checked against it, and set by it.
+    limits = [f"++trainer.max_steps={epochs * train_batches}", f"++trainer.limit_train_batches={train_batches}",
               f"++trainer.limit_val_batches={PROBE_EVAL}", f"++trainer.limit_test_batches={PROBE_EVAL}",
               "logger=csv", *QUIET_OVERRIDES, *([f"trainer.threads={threads}"] if threads else [])]
     with tempfile.TemporaryDirectory(prefix="lossbench-estimate-") as tmp, quiet_lightning():
