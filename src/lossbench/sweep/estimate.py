@@ -226,7 +226,9 @@ def estimate(jobs, where: Placement, gpus: int, cores: int, alternatives: list[P
         composed: dict[tuple, object] = {}
         for job in jobs:
             key = tuple(o for o in job.overrides if not o.startswith("seed="))
-            cfgs.append(composed.setdefault(key, composed.get(key) or _job_cfg(job.overrides)))
+            if key not in composed:
+                composed[key] = _job_cfg(job.overrides)
+            cfgs.append(composed[key])
     probes: dict[str, Probe] = {}
     start_s = start_seconds()
     # Warm-up (lazy imports, first allocations): they are start_s's, not a dataset's or a probe's.
