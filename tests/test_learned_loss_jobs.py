@@ -4,9 +4,6 @@ the uninterrupted run's numbers and parameter, and two DDP processes end with on
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -40,19 +37,12 @@ def test_the_temperature_trains_in_float32_in_its_own_group_under_bf16(tmp_path)
 
 
 def test_a_killed_run_resumes_to_the_same_numbers_and_temperature(tmp_path):
-    from tests.test_resume import _test_numbers, _wait_for_epoch
+    from tests.test_resume import _test_numbers, killed_then_resumed
 
     whole = run_cli(_job(tmp_path / "whole"), tmp_path, env=ENV)
     assert whole.returncode == 0, whole.stderr[-3000:]
-    proc = subprocess.Popen([sys.executable, "-m", "lossbench", *_job(tmp_path / "cut")], cwd=tmp_path,
-                            env={**os.environ, **ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for_epoch(tmp_path / "cut", 0, proc)
-    proc.kill()
-    proc.communicate()
-    again = run_cli(_job(tmp_path / "cut"), tmp_path, env=ENV)
-    assert again.returncode == 0, again.stderr[-3000:]
-    cut, reference = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("cut", "whole"))
-    assert cut["segments"][-1]["resumed_from_epoch"] is not None
+    cut = killed_then_resumed(_job(tmp_path / "cut")[1:], tmp_path / "cut", tmp_path, env=ENV)
+    reference = json.loads((tmp_path / "whole" / "results.json").read_text())
     assert _test_numbers(cut) == _test_numbers(reference)
     assert torch.equal(_checkpoint(tmp_path / "cut")["state_dict"]["loss_fn.log_t"],
                        _checkpoint(tmp_path / "whole")["state_dict"]["loss_fn.log_t"])

@@ -22,10 +22,24 @@ JOB = ["trainer=cpu", "trainer.max_epochs=6", "data.loader=torch", "data.augment
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def _start(args: list[str], runs_root: Path) -> subprocess.Popen:
-    env = {**os.environ, "LOSSBENCH_RUNS": str(runs_root), **ENV}
+def _start(args: list[str], runs_root: Path, env: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "LOSSBENCH_RUNS": str(runs_root), **ENV, **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "lossbench", "train", *args], cwd=runs_root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def killed_then_resumed(args: list[str], run_dir: Path, runs_root: Path, env: dict | None = None) -> dict:
+    """`lossbench train ARGS` (ARGS put it in run_dir) SIGKILLed once its first epoch has finished,
+    then run again to the end: its results.json (for the tests of other modules that resume)."""
+    proc = _start(args, runs_root, env)
+    _wait_for_epoch(run_dir, 0, proc)
+    proc.kill()
+    proc.communicate()
+    again = run_cli(["train", *args], runs_root, env={**ENV, **(env or {})})
+    assert again.returncode == 0, again.stderr[-3000:]
+    record = _results(run_dir)
+    assert record["segments"][-1]["resumed_from_epoch"] is not None
+    return record
 
 
 def _wait_for_epoch(run_dir: Path, epoch: int, proc: subprocess.Popen, timeout: float = 240) -> None:

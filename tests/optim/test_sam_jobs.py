@@ -26,19 +26,13 @@ def test_batchnorm_moves_once_per_step_in_a_sam_job(tmp_path):
 
 
 def test_a_killed_sam_job_resumes_to_the_uninterrupted_numbers(tmp_path):
-    from tests.test_resume import _start, _test_numbers, _wait_for_epoch
+    from tests.test_resume import _test_numbers, killed_then_resumed
 
     env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     whole = run_cli(_job(tmp_path / "whole"), tmp_path, env=env)
     assert whole.returncode == 0, whole.stderr[-3000:]
-    proc = _start(_job(tmp_path / "cut")[1:], tmp_path)
-    _wait_for_epoch(tmp_path / "cut", 0, proc)
-    proc.kill()
-    proc.communicate()
-    again = run_cli(_job(tmp_path / "cut"), tmp_path, env=env)
-    assert again.returncode == 0, again.stderr[-3000:]
-    cut, reference = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("cut", "whole"))
-    assert cut["segments"][-1]["resumed_from_epoch"] is not None
+    cut = killed_then_resumed(_job(tmp_path / "cut")[1:], tmp_path / "cut", tmp_path)
+    reference = json.loads((tmp_path / "whole" / "results.json").read_text())
     assert _test_numbers(cut) == _test_numbers(reference)
 
 
