@@ -121,4 +121,4 @@ def test_loss_properties_md_is_fresh(every_loss):
     written, results = every_loss
     committed = (PACKAGE_DIR.parents[1] / "docs" / "LOSS_PROPERTIES.md").read_text()
     assert written == committed, "docs/LOSS_PROPERTIES.md is stale: run lossbench inspect-loss --all --markdown"
-    assert len(results) == 46 and all(set(r) >= KEYS for r in results.values())
+    assert len(results) == 47 and all(set(r) >= KEYS for r in results.values())

@@ -13,6 +13,7 @@ random numbers (eql) draws them from the device's generator, which on a GPU diff
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -42,6 +43,7 @@ def _value_and_grad(loss, z: torch.Tensor, y: torch.Tensor, device: torch.device
 def check_one(factory, device: torch.device, precision: str) -> dict:
     """{"finite", "max_rel_err_value", "max_rel_err_grad"} of one loss (factory as in inspect_loss)."""
     from lossbench.inspect_loss import long_tail_counts, ready_loss
+    from lossbench.losses.base import learned_parameters
 
     dtype = _autocast_dtype(precision)
     finite, err_value, err_grad = True, 0.0, 0.0
@@ -52,9 +54,11 @@ def check_one(factory, device: torch.device, precision: str) -> dict:
             z = z.to(dtype).float()  # the logits as the model hands them over under autocast
         y = torch.randint(0, c, (N,), generator=g)
         counts = long_tail_counts(c)
-        value, grad = _value_and_grad(ready_loss(factory, c, counts), z, y, device, dtype)
-        ref_value, ref_grad = _value_and_grad(ready_loss(factory, c, counts), z.double(), y, torch.device("cpu"),
-                                              None)
+        loss = ready_loss(factory, c, counts)
+        # A learned loss computes in its parameters' dtype: its reference is the same link in float64.
+        reference = copy.deepcopy(loss).double() if learned_parameters(loss) else ready_loss(factory, c, counts)
+        value, grad = _value_and_grad(loss, z, y, device, dtype)
+        ref_value, ref_grad = _value_and_grad(reference, z.double(), y, torch.device("cpu"), None)
         if not (torch.isfinite(value).all() and torch.isfinite(grad).all()):
             finite = False
             continue

@@ -9,10 +9,12 @@ said otherwise:
   gradcheck   torch.autograd.gradcheck in float64 (N = 4, C = 5, logits of scale 2);
   proper      for 20 class-probability vectors p (C = 5, Dirichlet(1), seeded) the expected loss
               sum_k p_k l(z, k) is minimised over z (LBFGS, float64, from z = 0); properness_error is
-              max |softmax(z*) - p| over the draws; proper when below 1e-3. For a prior-dependent
+              max |q - p| over the draws, q = softmax of the loss's evaluation logits at z* (what the
+              metrics see: LDAM's scaled logits, LegendreTron's link, post-hoc adjustment; z* itself
+              for the others); proper when below 1e-3. For a prior-dependent
               loss the target is p reweighted by the training prior, p/pi normalised (where a logit-
               adjusted loss's softmax(z*) lands when it is proper in the adjusted logits);
-  calibrated  argmax softmax(z*) = argmax of that target for every draw whose top two probabilities
+  calibrated  argmax q = argmax of that target for every draw whose top two probabilities
               differ by 0.05 or more (classification calibration, Zhang 2004; Tewari & Bartlett 2007);
   symmetric   sum_k l(z, k) constant over 100 random z (relative spread below 1e-6): the condition
               for robustness to symmetric label noise (Ghosh, Kumar & Sastry, AAAI 2017);
@@ -73,8 +75,17 @@ def loss_inputs(loss: nn.Module, n: int, dtype) -> dict:
     return out
 
 
-def ready_loss(factory: Factory, num_classes: int, counts: list[int] | None = None) -> nn.Module:
+def ready_loss(factory: Factory, num_classes: int, counts: list[int] | None = None, *,
+               float64: bool = False) -> nn.Module:
+    """The loss at C = num_classes, schedules on, in eval mode. A loss with parameters of its own
+    draws them from a fixed seed (the same loss in every measurement), and with float64=True it
+    computes in float64 (a learned link computes in its parameters' dtype)."""
+    from lossbench.losses.base import learned_parameters
+
+    torch.manual_seed(0)
     loss = factory(num_classes, counts or long_tail_counts(num_classes))
+    if float64 and learned_parameters(loss):
+        loss = loss.double()
     if hasattr(loss, "set_epoch"):
         loss.set_epoch(10 ** 6)
     if "indices" in getattr(loss, "needs", ()):
@@ -114,7 +125,7 @@ def finite(factory: Factory) -> bool:
 
 
 def gradcheck(factory: Factory) -> bool:
-    loss = ready_loss(factory, PROPER_C)
+    loss = ready_loss(factory, PROPER_C, float64=True)
     g = torch.Generator().manual_seed(2)
     z = (torch.randn(4, PROPER_C, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
     y = torch.randint(0, PROPER_C, (4,), generator=g)
@@ -149,7 +160,7 @@ def _expected_loss_minimisers(loss: nn.Module, p: Tensor) -> Tensor:
 def properness(factory: Factory, prior_dependent: bool) -> tuple[float, bool]:
     """(properness_error, calibrated)."""
     counts = long_tail_counts(PROPER_C)
-    loss = ready_loss(factory, PROPER_C, counts)
+    loss = ready_loss(factory, PROPER_C, counts, float64=True)
     g = torch.Generator().manual_seed(3)
     p = _dirichlet(g, DRAWS, PROPER_C)
     target = p
@@ -158,7 +169,9 @@ def properness(factory: Factory, prior_dependent: bool) -> tuple[float, bool]:
         target = p / prior
         target = target / target.sum(dim=1, keepdim=True)
     z = _expected_loss_minimisers(loss, p)
-    q = torch.softmax(z, dim=1)
+    adjust = getattr(loss, "adjust_eval_logits", None)
+    with torch.no_grad():
+        q = torch.softmax(z if adjust is None else adjust(z), dim=1)
     error = float((q - target).abs().max()) if torch.isfinite(q).all() else math.inf
     top2 = target.topk(2, dim=1).values
     clear = (top2[:, 0] - top2[:, 1]) >= 0.05
@@ -174,7 +187,7 @@ def _dirichlet(g: torch.Generator, n: int, c: int) -> Tensor:
 
 def symmetric(factory: Factory) -> tuple[float, bool]:
     """(relative spread of sum_k l(z, k) over 100 z, symmetric)."""
-    loss = ready_loss(factory, PROPER_C)
+    loss = ready_loss(factory, PROPER_C, float64=True)
     g = torch.Generator().manual_seed(4)
     z = torch.randn(100, PROPER_C, generator=g, dtype=torch.float64) * 3
     with torch.no_grad():
@@ -185,7 +198,7 @@ def symmetric(factory: Factory) -> tuple[float, bool]:
 
 
 def bounded(factory: Factory) -> bool:
-    loss = ready_loss(factory, 2)
+    loss = ready_loss(factory, 2, float64=True)
     z = torch.zeros(len(MARGINS), 2, dtype=torch.float64)
     z[:, 0] = torch.tensor(MARGINS, dtype=torch.float64)
     with torch.no_grad():
@@ -201,8 +214,8 @@ def is_prior_dependent(factory: Factory) -> bool:
     z = torch.randn(16, PROPER_C, generator=g, dtype=torch.float64) * 2
     y = torch.randint(0, PROPER_C, (16,), generator=g)
     with torch.no_grad():
-        a = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 10.0)), z, y)
-        b = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 100.0)), z, y)
+        a = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 10.0), float64=True), z, y)
+        b = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 100.0), float64=True), z, y)
     return not torch.allclose(a, b, rtol=1e-12, atol=0)
 
 
@@ -272,6 +285,7 @@ PAPER_CLAIMS = {
     "nce": {"symmetric": True},                                    # Ma et al., ICML 2020 (normalised losses)
     "nce_rce": {"symmetric": True},                                # Ma et al., ICML 2020 (APL, both terms)
     "gce": {"bounded": True, "symmetric": False},                  # Zhang & Sabuncu, NeurIPS 2018
+    "legendretron": {"proper": True},                              # Lam et al., ICML 2023 (at any fixed link)
 }
 
 
@@ -310,8 +324,9 @@ def markdown(results: dict[str, dict]) -> str:
              "Written by `lossbench inspect-loss --all --markdown` (a test fails when it is stale). Each loss at its "
              "config's defaults (C = 5, a long-tailed prior 1000..100 where it reads class counts); what each "
              "column measures is in `src/lossbench/inspect_loss.py` and the README. `proper (error)`: the largest "
-             "|softmax(z*) - target| of the expected-loss minimiser over 20 class distributions (target p, or p "
-             "reweighted by the training prior for a prior-dependent loss); proper below 1e-3. `batch term`: "
+             "|q - target| over 20 class distributions, q the softmax of the loss's evaluation logits at its "
+             "expected-loss minimiser (target p, or p reweighted by the training prior for a prior-dependent "
+             "loss); proper below 1e-3. `batch term`: "
              "the loss has a term of the whole batch, left out of the per-example measurements. `paper`: "
              "where the loss's paper states one of these properties, whether the measurement agrees.", "",
              "| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]

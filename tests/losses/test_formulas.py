@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from lossbench.losses import build_loss, get_loss_class, list_losses
+from lossbench.losses.base import learned_parameters
 from tests.conftest import value_and_grad
 
 C = 7
@@ -456,8 +457,11 @@ IDS = [name + "".join(f"-{k}={v}" for k, v in params.items() if k != "alpha") + 
 
 
 def test_every_registered_loss_has_a_reference_here():
-    # Losses that need more than (logits, targets) have theirs in test_needs.py.
-    assert sorted(REFERENCES) == [name for name in list_losses() if not get_loss_class(name).needs]
+    # Losses that need more than (logits, targets) have theirs in test_needs.py; a loss with parameters
+    # of its own in its own module (test_legendretron.py), against its authors' code with the same parameters.
+    learned = {"legendretron"}
+    assert sorted(REFERENCES) == [name for name in list_losses() if not get_loss_class(name).needs and name not in learned]
+    assert all(learned_parameters(build_loss(name, num_classes=C)) for name in learned)
 
 
 def _batch(scale, n=48, seed=0):

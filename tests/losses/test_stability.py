@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lossbench.losses import build_loss, list_losses
+from lossbench.losses.base import learned_parameters
 
 NAMES = list_losses()
 
@@ -139,12 +140,14 @@ def test_gradcheck_in_float64(name, params, needs_inputs):
         pytest.skip("the compensation factor is detached by design: gradient checked in test_formulas instead")
     params = {**params, **CONVERGED.get(name, {})}
     loss_fn = build_loss(name, num_classes=5, class_counts=[40, 20, 10, 5, 2], **params)
+    if learned_parameters(loss_fn):  # a learned link computes in its parameters' dtype
+        loss_fn = loss_fn.double()
     g = torch.Generator().manual_seed(0)
     z = (torch.randn(6, 5, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
     y = torch.tensor([0, 1, 2, 3, 4, 0])
-    # A stateful loss (seesaw's running counts) takes one training step, then is frozen: gradcheck
-    # needs the same function on every call.
-    warm_up = torch.zeros(8, 5, dtype=torch.float64)
+    # A stateful loss (seesaw's running counts, legendretron's data-initialised ActNorms) takes one
+    # training step, then is frozen: gradcheck needs the same function on every call.
+    warm_up = torch.randn(8, 5, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     loss_fn(warm_up, torch.tensor([0, 0, 0, 0, 1, 1, 2, 3]), **needs_inputs(loss_fn, warm_up))
     loss_fn.eval()
     inputs = needs_inputs(loss_fn, z.detach())  # fixed features / model: the gradient here is the logits'

@@ -9,7 +9,7 @@ from lossbench.losses.registry import build_loss, get_loss_class, list_losses, r
 # Registration happens on import: keep one import per loss module here.
 from lossbench.losses import (  # noqa: E402,F401  isort: skip
     alf, anl, asl, bi_tempered, brier, ce, class_balanced, comp_sum, dual_focal, elr, encouraging, eql, flsd, focal,
-    ib, js, lade, label_aware_smoothing, ldam, ldr, logit_adjust, mbls, mdca, mmce, pairwise_margin, poly, seesaw,
+    ib, js, lade, label_aware_smoothing, ldam, ldr, legendretron, logit_adjust, mbls, mdca, mmce, pairwise_margin, poly, seesaw,
     spherical_z, square, squentropy, symmetric, taylor, vs)
 
 from lossbench.losses.alf import AELLoss, AGCELoss, AULLoss, NCEandAELLoss, NCEandAGCELoss, NCEandAULLoss  # noqa: E402
@@ -32,6 +32,7 @@ from lossbench.losses.lade import LADELoss  # noqa: E402
 from lossbench.losses.label_aware_smoothing import LabelAwareSmoothingLoss  # noqa: E402
 from lossbench.losses.ldam import LDAMLoss  # noqa: E402
 from lossbench.losses.ldr import LDRKLLoss  # noqa: E402
+from lossbench.losses.legendretron import LegendreTronLoss  # noqa: E402
 from lossbench.losses.logit_adjust import BalancedSoftmaxLoss, LogitAdjustedLoss  # noqa: E402
 from lossbench.losses.mbls import MbLSLoss  # noqa: E402
 from lossbench.losses.mdca import MDCALoss  # noqa: E402
@@ -51,7 +52,7 @@ __all__ = ["ClassificationLoss", "build_loss", "get_loss_class", "list_losses", 
            "BiTemperedLoss", "BrierLoss", "ClassBalancedFocalLoss", "ClassBalancedSigmoidLoss", "CompSumLoss",
            "CrossEntropyLoss", "DualFocalLoss", "ELRLoss", "EncouragingLoss", "EqualizationLoss", "FLSDLoss",
            "FocalLoss", "GeneralizedCrossEntropyLoss", "IBFocalLoss", "IBLoss", "JensenShannonLoss", "LADELoss",
-           "LDAMLoss", "LDRKLLoss", "LabelAwareSmoothingLoss", "LogitAdjustedLoss", "MAELoss", "MDCALoss",
+           "LDAMLoss", "LDRKLLoss", "LabelAwareSmoothingLoss", "LegendreTronLoss", "LogitAdjustedLoss", "MAELoss", "MDCALoss",
            "MMCELoss", "MbLSLoss", "NCEandAELLoss", "NCEandAGCELoss", "NCEandAULLoss", "NCEandRCELoss",
            "NormalizedCrossEntropyLoss", "PairwiseMarginLoss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SeesawLoss", "SphericalZLoss",
            "SquareLoss", "SquentropyLoss", "SymmetricCrossEntropyLoss", "TaylorCrossEntropyLoss", "VSLoss"]
