@@ -129,11 +129,11 @@ def test_image_data_yamls_share_the_protocol_keys_and_repeat_none():
         if "defaults" not in own:  # gaussian2d: 2-D points, not images; none of the image protocol keys
             own_protocol.append(path.stem)
             continue
-        if own["defaults"][0] != "/data_options/protocol@_here_":  # cifar100: a variant of cifar10
+        if own["defaults"][0] != "/data_options/protocol@_here_":  # cifar100, wine: variants of cifar10, iris
             continue
         sharing.append(path.stem)
         assert own["defaults"] == ["/data_options/protocol@_here_", "_self_"], path.name
         repeated = [k for k, v in own.items() if k in protocol and protocol[k] == v]
         assert not repeated, f"{path.name} repeats protocol defaults {repeated}"
-    assert sharing == ["cifar10", "digits_lt", "fashion_mnist", "image_folder", "mnist", "synthetic"]
+    assert sharing == ["cifar10", "digits_lt", "fashion_mnist", "image_folder", "iris", "mnist", "synthetic"]
     assert own_protocol == ["gaussian2d"]

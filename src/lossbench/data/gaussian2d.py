@@ -23,18 +23,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from lossbench.data.base import ImageArrays, ImageDataModule
-from lossbench.data.loaders import DeviceLoader
-from lossbench.data.sampling import EpochSampler, eval_shard
+from lossbench.data.base import ImageArrays
+from lossbench.data.points import PointDataModule
 
 
-class Gaussian2dDataModule(ImageDataModule):
+class Gaussian2dDataModule(PointDataModule):
     """Two Gaussian classes x | y ~ N(means[y], covariance), y ~ priors; see the module docstring."""
 
     num_classes = 2
-    flip_allowed = False
 
     def __init__(self, *, means=((-1.0, -1.0), (1.0, 1.0)), covariance=((1.0, 0.0), (0.0, 1.0)),
                  priors=(0.95, 0.05), num_train: int = 10_000, num_test: int = 10_000, data_seed: int = 0,
@@ -57,10 +54,8 @@ class Gaussian2dDataModule(ImageDataModule):
             if isinstance(value, bool) or not isinstance(value, int) or value < 2:
                 raise ValueError(f"data.{key}={value!r} is out of range: it must be an integer >= 2.")
         super().__init__(**common)
-        if self.augment != "none":
-            raise ValueError(f"data.augment={self.augment!r}: points have no pixels to crop or flip; use "
-                             f"data.augment=none.")
         self.num_train, self.num_test, self.data_seed = num_train, num_test, int(data_seed)
+        self.declared_shape = (d, 1)  # the model is checked before the points are drawn
 
     # -- the distribution ---------------------------------------------------------------------
     def sample(self, n: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
@@ -90,19 +85,6 @@ class Gaussian2dDataModule(ImageDataModule):
     def result_fields(self) -> dict:
         return {**super().result_fields(), "bayes_balanced_error": self.bayes_balanced_error()}
 
-    # -- loaders: float points, no /255 ---------------------------------------------------------
-    def train_dataloader(self):
-        device, rank, world = self._placement()
-        x, y = self._on_device("train", device)
-        sampler = EpochSampler(self.train_y.numpy(), self.sampler, self.shuffle_seed, world, rank)
-        return PointLoader(x, y, self.batch_size, self.mean, self.std, sampler=sampler,
-                           return_indices=self.return_indices)
-
-    def _eval_loader(self, split: str):
-        device, rank, world = self._placement()
-        x, y = self._on_device(split, device)
-        return PointLoader(x, y, self.eval_batch_size, self.mean, self.std, order=eval_shard(len(y), rank, world))
-
 
 def _matrix(rows) -> np.ndarray:
     """A list of equal-length rows as a float64 matrix; ragged or non-numeric input as an empty array."""
@@ -110,15 +92,3 @@ def _matrix(rows) -> np.ndarray:
         return np.asarray([list(row) for row in rows], dtype=np.float64)
     except (TypeError, ValueError):
         return np.zeros(0)
-
-
-class PointLoader(DeviceLoader):
-    """`DeviceLoader` for float points: the same seeded order and sharding, batches (x - mean) / std."""
-
-    def __iter__(self):
-        idx, _, _ = self._epoch_plan()
-        mean, std = self.mean.view(1, -1, 1, 1), self.std.view(1, -1, 1, 1)
-        for start in range(0, len(idx), self.batch_size):
-            batch = idx[start:start + self.batch_size]
-            x = (self.images[batch] - mean) / std
-            yield (x, self.labels[batch], batch) if self.return_indices else (x, self.labels[batch])
