@@ -98,3 +98,38 @@ def test_cosine_schedule_reaches_zero_at_the_end():
     factor = schedule.lr_lambdas[0]
     assert factor(0) == 1.0 and factor(5) == pytest.approx(0.5) and factor(10) == pytest.approx(0.0)
     assert factor(3) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.3)))
+
+
+def test_step_schedule_is_the_legendretron_authors_steplr():
+    import torch
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    schedule = instantiate(_compose(["scheduler=step", "scheduler.gamma=0.95"]).scheduler)(optimizer, max_epochs=240)
+    # torch's StepLR(step_size=4 epochs, gamma) as lt_libsvm.py steps it: x gamma at epochs 4, 8, ...
+    reference = torch.optim.lr_scheduler.StepLR(torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.01),
+                                                step_size=4, gamma=0.95)
+    for epoch in range(12):
+        assert schedule.get_last_lr()[0] == pytest.approx(reference.get_last_lr()[0], rel=1e-12), epoch
+        optimizer.step()
+        schedule.step()
+        reference.optimizer.step()
+        reference.step()
+    with pytest.raises(ValueError, match="scheduler.step_size=0 is out of range"):
+        instantiate(_compose(["scheduler=step", "scheduler.step_size=0"]).scheduler)(optimizer, max_epochs=3)
+
+
+def test_adam_is_torch_adam_with_coupled_l2_weight_decay():
+    cfg = _compose(["optimizer=adam", "optimizer.weight_decay=0.01"])
+    import torch
+
+    w = torch.nn.Parameter(torch.tensor([2.0]))
+    opt = instantiate(cfg.optimizer)([w])
+    assert type(opt) is torch.optim.Adam and opt.defaults["weight_decay"] == 0.01
+    # The authors' 0.5 wd |w|^2 added to the loss gives the same first step as Adam's coupled decay.
+    v = torch.nn.Parameter(torch.tensor([2.0]))
+    ref = torch.optim.Adam([v], lr=cfg.optimizer.lr)
+    (w * 3).sum().backward()
+    ((v * 3).sum() + 0.5 * 0.01 * (v ** 2).sum()).backward()
+    opt.step()
+    ref.step()
+    torch.testing.assert_close(w.detach(), v.detach())

@@ -6,6 +6,9 @@ counts the milestones <= e: with milestones [160, 180] and gamma 0.01, x0.01 fro
 x0.0001 from epoch 180.
 `cosine` is lr * (1 + cos(pi * t)) / 2 over the epochs after the warm-up (CosineAnnealingLR with
 eta_min = 0, T_max = max_epochs when warmup_epochs = 0).
+`step` is lr * gamma^floor(e / step_size) (StepLR by epochs): the schedule of the LegendreTron
+authors' scripts (khflam/legendretron, experiments/lt_mnist.py: StepLR stepped per batch with
+step_size = 4 epochs of batches, gamma 0.7, which decays at the same epoch boundaries).
 """
 from __future__ import annotations
 
@@ -38,3 +41,11 @@ def cosine(optimizer: Optimizer, *, max_epochs: int, warmup_epochs: int = 0) -> 
         return 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup_epochs) / span))
 
     return LambdaLR(optimizer, factor)
+
+
+def step(optimizer: Optimizer, *, max_epochs: int, step_size: int = 4, gamma: float = 0.7) -> LambdaLR:
+    if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+        raise ValueError(f"scheduler.step_size={step_size!r} is out of range: it must be an integer >= 1 (epochs).")
+    if not 0 < gamma <= 1:
+        raise ValueError(f"scheduler.gamma={gamma!r} is out of range: it must be in (0, 1].")
+    return LambdaLR(optimizer, lambda epoch: gamma ** (epoch // step_size))

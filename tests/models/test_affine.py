@@ -33,3 +33,15 @@ def test_affine_takes_the_cosine_head_and_the_head_options():
     torch.testing.assert_close(prior.classifier.bias, torch.full((4,), -torch.log(torch.tensor(3.0)).item()))
     with pytest.raises(ValueError, match="model.classifier='conv' is not one of linear, cosine"):
         Affine(num_classes=3, in_channels=2, image_size=1, classifier="conv")
+
+
+def test_pinned_last_logit_is_multinomial_logistic_regression_with_c_minus_1_rows():
+    torch.manual_seed(0)
+    model = Affine(num_classes=4, in_channels=3, image_size=1, pin_last_logit=True)
+    assert model.classifier.weight.shape == (3, 3)  # C - 1 rows, as the LegendreTron authors' linear model
+    x = torch.randn(5, 3, 1, 1)
+    logits = model(x)
+    assert logits.shape == (5, 4) and torch.equal(logits[:, 3], torch.zeros(5))
+    torch.testing.assert_close(logits[:, :3], x.flatten(1) @ model.classifier.weight.T + model.classifier.bias)
+    with pytest.raises(ValueError, match="pin_last_logit=true is multinomial logistic regression's form"):
+        Affine(num_classes=4, in_channels=3, image_size=1, pin_last_logit=True, classifier="cosine")
