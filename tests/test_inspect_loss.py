@@ -122,3 +122,60 @@ def test_loss_properties_md_is_fresh(every_loss):
     committed = (PACKAGE_DIR.parents[1] / "docs" / "LOSS_PROPERTIES.md").read_text()
     assert written == committed, "docs/LOSS_PROPERTIES.md is stale: run lossbench inspect-loss --all --markdown"
     assert len(results) == 47 and all(set(r) >= KEYS for r in results.values())
+
+
+def _fake_run(tmp_path, num_classes_in_results: int):
+    """A run directory as a finished job leaves it (config.yaml, results.json, checkpoints/last.ckpt) whose
+    legendretron link was trained away from its initialisation (perturbed here), at C = 4."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from lossbench.losses import build_loss
+    from lossbench.sweep.compose import compose, hydra_context
+
+    with hydra_context():
+        cfg = compose(["loss=legendretron", "loss.blocks=2"])
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    OmegaConf.save(cfg, run / "config.yaml")
+    (run / "results.json").write_text(json.dumps({"num_classes": num_classes_in_results}))
+    torch.manual_seed(7)
+    loss = build_loss("legendretron", num_classes=4, blocks=2).train()
+    loss(torch.randn(32, 4) * 3, torch.randint(0, 4, (32,)))  # the ActNorms' first-batch initialisation
+    with torch.no_grad():
+        for p in loss.parameters():
+            p.add_(torch.randn_like(p))
+    state = {f"loss_fn.{k}": v for k, v in loss.state_dict().items()}
+    state["model.classifier.weight"] = torch.zeros(3, 2)
+    torch.save({"state_dict": state}, run / "checkpoints" / "last.ckpt")
+    return run, loss
+
+
+def test_inspect_loss_of_a_run_measures_the_learned_state_at_the_runs_classes(tmp_path):
+    from lossbench.inspect_command import run_loss_factory
+
+    run, trained = _fake_run(tmp_path, 4)
+    label, factory, num_classes = run_loss_factory(str(run))
+    assert num_classes == 4 and label.endswith("(last.ckpt)")
+    loaded = factory(4, [1, 1, 1, 1])
+    for (name, mine), (_, theirs) in zip(loaded.state_dict().items(), trained.state_dict().items()):
+        assert torch_equal(mine, theirs), name
+    result = inspect_loss.inspect(factory, num_classes)
+    # Proper at any fixed link, so at the learned one too; never symmetric or bounded (a log loss).
+    assert result["proper"] and result["calibrated"] and result["finite"] and result["gradcheck"]
+    assert not result["symmetric"] and not result["bounded"]
+
+
+def test_inspect_loss_refuses_a_run_whose_checkpoint_does_not_fit_its_config(tmp_path, capsys):
+    run, _ = _fake_run(tmp_path, 5)  # results.json says 5 classes, the link was trained at 4
+    assert main(["inspect-loss", "--run", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit the loss its config builds" in err and "Traceback" not in err
+    assert main(["inspect-loss", "--run", str(tmp_path / "nowhere")]) == 2
+    assert "checkpoints/last.ckpt not found" in capsys.readouterr().err
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return torch.equal(a.to(b.dtype), b)

@@ -1,6 +1,7 @@
-"""`lossbench inspect-loss [loss=NAME loss.KEY=V ...] [--all] [--json] [--markdown [PATH]]`: the
-command line of inspect_loss.py (which measures); prints a table, JSON, or writes the Markdown
-table of every shipped loss (docs/LOSS_PROPERTIES.md)."""
+"""`lossbench inspect-loss [loss=NAME loss.KEY=V ...] [--all] [--run RUN_DIR] [--json] [--markdown [PATH]]`:
+the command line of inspect_loss.py (which measures); prints a table, JSON, or writes the Markdown
+table of every shipped loss (docs/LOSS_PROPERTIES.md). `--run` measures the loss a finished run
+trained, at the state of its last checkpoint (a learned link as learned) and at the run's C."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +21,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", help="the loss, as for train: loss=focal loss.gamma=2, "
                    "loss=mypkg.losses:MyLoss loss.t=3 (default: loss=ce)")
     p.add_argument("--all", action="store_true", help="every shipped loss at its defaults")
+    p.add_argument("--run", metavar="RUN_DIR", help="the loss a run trained, as its checkpoints/last.ckpt left it "
+                   "(a learned loss at its learned parameters), measured at the run's number of classes")
     p.add_argument("--json", action="store_true", help="print JSON: loss -> its properties")
     p.add_argument("--markdown", nargs="?", const=MARKDOWN_PATH, metavar="PATH",
                    help=f"write the table as Markdown (default {MARKDOWN_PATH})")
@@ -58,6 +61,38 @@ def loss_factory(overrides: list[str]):
     return label, factory
 
 
+def run_loss_factory(run_dir: str):
+    """(label, factory, num_classes) of the loss the run at `run_dir` trained, its state (learned
+    parameters, data-initialised buffers) loaded from checkpoints/last.ckpt."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from lossbench.losses.external import build_from_config
+
+    run = Path(run_dir)
+    files = [run / "config.yaml", run / "results.json", run / "checkpoints" / "last.ckpt"]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise UsageError(f"--run {run_dir}: {', '.join(missing)} not found; give the directory of a run that "
+                         f"trained (it holds config.yaml, results.json and checkpoints/last.ckpt).")
+    node = OmegaConf.load(files[0]).loss
+    num_classes = int(json.loads(files[1].read_text())["num_classes"])
+    checkpoint = torch.load(files[2], map_location="cpu", weights_only=True)
+    state = {k[len("loss_fn."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("loss_fn.")}
+
+    def factory(c: int, class_counts):
+        loss = build_from_config(node, num_classes=c, class_counts=class_counts)
+        loss.load_state_dict(state, strict=False)
+        return loss
+
+    try:
+        factory(num_classes, [1] * num_classes).load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise UsageError(f"--run {run_dir}: the checkpoint's loss state does not fit the loss its config builds "
+                         f"({str(err).splitlines()[0]}).") from None
+    return f"{run.name} (last.ckpt)", factory, num_classes
+
+
 def main(args: list[str]) -> int:
     from lossbench import inspect_loss
     from lossbench.paths import group_options
@@ -68,13 +103,20 @@ def main(args: list[str]) -> int:
             raise UsageError("--all inspects every shipped loss at its defaults: give it without loss overrides.")
         if parsed.markdown and not parsed.all:
             raise UsageError(f"--markdown writes the table of every shipped loss ({MARKDOWN_PATH}): add --all.")
-        wanted = [[f"loss={name}"] for name in group_options("loss")] if parsed.all else [parsed.overrides]
-        factories = [loss_factory(overrides) for overrides in wanted]
+        if parsed.run and (parsed.all or parsed.overrides):
+            raise UsageError("--run measures the loss a run trained, as its config and checkpoint say: give it "
+                             "without --all or loss overrides.")
+        if parsed.run:
+            label, factory, num_classes = run_loss_factory(parsed.run)
+            factories = [(label, factory, num_classes)]
+        else:
+            wanted = [[f"loss={name}"] for name in group_options("loss")] if parsed.all else [parsed.overrides]
+            factories = [(*loss_factory(overrides), None) for overrides in wanted]
         results = {}
-        for name, factory in factories:
+        for name, factory, num_classes in factories:
             if not parsed.json:
                 print(f"inspecting {name} ...", file=sys.stderr, flush=True)
-            results[name] = inspect_loss.inspect(factory)
+            results[name] = inspect_loss.inspect(factory, num_classes)
     except UsageError as err:
         print(f"lossbench: error: {err}", file=sys.stderr)
         return EXIT_USAGE

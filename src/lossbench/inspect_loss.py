@@ -106,9 +106,9 @@ def mean_loss(loss: nn.Module, z: Tensor, y: Tensor) -> Tensor:
     return loss(z, y, **inputs)
 
 
-def finite(factory: Factory) -> bool:
+def finite(factory: Factory, sizes: tuple[int, ...] = (2, 1000)) -> bool:
     g = torch.Generator().manual_seed(1)
-    for c in (2, 1000):
+    for c in sizes:
         loss = ready_loss(factory, c)
         for n in (1, 8):
             for scale in (1.0, 1e2, 1e4):
@@ -124,11 +124,11 @@ def finite(factory: Factory) -> bool:
     return True
 
 
-def gradcheck(factory: Factory) -> bool:
-    loss = ready_loss(factory, PROPER_C, float64=True)
+def gradcheck(factory: Factory, c: int = PROPER_C) -> bool:
+    loss = ready_loss(factory, c, float64=True)
     g = torch.Generator().manual_seed(2)
-    z = (torch.randn(4, PROPER_C, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
-    y = torch.randint(0, PROPER_C, (4,), generator=g)
+    z = (torch.randn(4, c, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
+    y = torch.randint(0, c, (4,), generator=g)
     try:
         return bool(torch.autograd.gradcheck(lambda t: mean_loss(loss, t, y), (z,), eps=1e-6, atol=1e-5, rtol=1e-4,
                                              raise_exception=False))
@@ -157,12 +157,12 @@ def _expected_loss_minimisers(loss: nn.Module, p: Tensor) -> Tensor:
     return z.detach()
 
 
-def properness(factory: Factory, prior_dependent: bool) -> tuple[float, bool]:
+def properness(factory: Factory, prior_dependent: bool, c: int = PROPER_C) -> tuple[float, bool]:
     """(properness_error, calibrated)."""
-    counts = long_tail_counts(PROPER_C)
-    loss = ready_loss(factory, PROPER_C, counts, float64=True)
+    counts = long_tail_counts(c)
+    loss = ready_loss(factory, c, counts, float64=True)
     g = torch.Generator().manual_seed(3)
-    p = _dirichlet(g, DRAWS, PROPER_C)
+    p = _dirichlet(g, DRAWS, c)
     target = p
     if prior_dependent:
         prior = torch.tensor(counts, dtype=torch.float64)
@@ -185,21 +185,21 @@ def _dirichlet(g: torch.Generator, n: int, c: int) -> Tensor:
     return e / e.sum(dim=1, keepdim=True)
 
 
-def symmetric(factory: Factory) -> tuple[float, bool]:
+def symmetric(factory: Factory, c: int = PROPER_C) -> tuple[float, bool]:
     """(relative spread of sum_k l(z, k) over 100 z, symmetric)."""
-    loss = ready_loss(factory, PROPER_C, float64=True)
+    loss = ready_loss(factory, c, float64=True)
     g = torch.Generator().manual_seed(4)
-    z = torch.randn(100, PROPER_C, generator=g, dtype=torch.float64) * 3
+    z = torch.randn(100, c, generator=g, dtype=torch.float64) * 3
     with torch.no_grad():
-        values = _per_example(loss, z.repeat_interleave(PROPER_C, dim=0), torch.arange(PROPER_C).repeat(100))
-    sums = values.reshape(100, PROPER_C).sum(dim=1)
+        values = _per_example(loss, z.repeat_interleave(c, dim=0), torch.arange(c).repeat(100))
+    sums = values.reshape(100, c).sum(dim=1)
     spread = float((sums.max() - sums.min()) / sums.abs().mean().clamp_min(1e-300))
     return spread, spread < SYMMETRIC_TOL
 
 
-def bounded(factory: Factory) -> bool:
-    loss = ready_loss(factory, 2, float64=True)
-    z = torch.zeros(len(MARGINS), 2, dtype=torch.float64)
+def bounded(factory: Factory, c: int = 2) -> bool:
+    loss = ready_loss(factory, c, float64=True)
+    z = torch.zeros(len(MARGINS), c, dtype=torch.float64)
     z[:, 0] = torch.tensor(MARGINS, dtype=torch.float64)
     with torch.no_grad():
         values = _per_example(loss, z, torch.zeros(len(MARGINS), dtype=torch.long))
@@ -209,13 +209,13 @@ def bounded(factory: Factory) -> bool:
     return abs(last - before) <= BOUNDED_TOL * max(abs(last), 1e-12)
 
 
-def is_prior_dependent(factory: Factory) -> bool:
+def is_prior_dependent(factory: Factory, c: int = PROPER_C) -> bool:
     g = torch.Generator().manual_seed(5)
-    z = torch.randn(16, PROPER_C, generator=g, dtype=torch.float64) * 2
-    y = torch.randint(0, PROPER_C, (16,), generator=g)
+    z = torch.randn(16, c, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, c, (16,), generator=g)
     with torch.no_grad():
-        a = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 10.0), float64=True), z, y)
-        b = mean_loss(ready_loss(factory, PROPER_C, long_tail_counts(PROPER_C, 100.0), float64=True), z, y)
+        a = mean_loss(ready_loss(factory, c, long_tail_counts(c, 10.0), float64=True), z, y)
+        b = mean_loss(ready_loss(factory, c, long_tail_counts(c, 100.0), float64=True), z, y)
     return not torch.allclose(a, b, rtol=1e-12, atol=0)
 
 
@@ -232,12 +232,12 @@ def _saved_bytes(fn) -> int:
     return total
 
 
-def cost_vs_ce(factory: Factory, repeats: int = 20) -> tuple[float, float]:
+def cost_vs_ce(factory: Factory, repeats: int = 20, c: int = 100) -> tuple[float, float]:
     """(time, saved bytes) of forward + backward over F.cross_entropy's, N = 256, C = 100, float32."""
-    loss = ready_loss(factory, 100)
+    loss = ready_loss(factory, c)
     g = torch.Generator().manual_seed(6)
-    base = torch.randn(256, 100, generator=g)
-    y = torch.randint(0, 100, (256,), generator=g)
+    base = torch.randn(256, c, generator=g)
+    y = torch.randint(0, c, (256,), generator=g)
     inputs = loss_inputs(loss, 256, torch.float32)
 
     def run(fn):
@@ -260,19 +260,22 @@ def cost_vs_ce(factory: Factory, repeats: int = 20) -> tuple[float, float]:
     return times["ours"] / times["ce"], saved["ours"] / max(saved["ce"], 1)
 
 
-def inspect(factory: Factory) -> dict:
-    """Every property of the loss `factory(num_classes, class_counts)` builds (KEYS)."""
-    prior = is_prior_dependent(factory)
-    error, calibrated = properness(factory, prior)
-    spread, sym = symmetric(factory)
-    time_ratio, memory_ratio = cost_vs_ce(factory)
+def inspect(factory: Factory, num_classes: int | None = None) -> dict:
+    """Every property of the loss `factory(num_classes, class_counts)` builds (KEYS). With
+    `num_classes` (a trained run's loss, whose learned parameters fix C) every measurement is at
+    that C; without, at the sizes above."""
+    c = num_classes
+    prior = is_prior_dependent(factory, c or PROPER_C)
+    error, calibrated = properness(factory, prior, c or PROPER_C)
+    spread, sym = symmetric(factory, c or PROPER_C)
+    time_ratio, memory_ratio = cost_vs_ce(factory, c=c or 100)
     from lossbench.losses.base import ClassificationLoss
 
-    has_batch_term = type(ready_loss(factory, PROPER_C)).batch_term is not ClassificationLoss.batch_term
-    return {"finite": finite(factory), "gradcheck": gradcheck(factory), "proper": error < PROPER_TOL,
-            "properness_error": error, "calibrated": calibrated, "symmetric": sym, "symmetric_spread": spread,
-            "bounded": bounded(factory), "prior_dependent": prior, "time_vs_ce": time_ratio,
-            "memory_vs_ce": memory_ratio, "batch_term": has_batch_term}
+    has_batch_term = type(ready_loss(factory, c or PROPER_C)).batch_term is not ClassificationLoss.batch_term
+    return {"finite": finite(factory, (c,) if c else (2, 1000)), "gradcheck": gradcheck(factory, c or PROPER_C),
+            "proper": error < PROPER_TOL, "properness_error": error, "calibrated": calibrated, "symmetric": sym,
+            "symmetric_spread": spread, "bounded": bounded(factory, c or 2), "prior_dependent": prior,
+            "time_vs_ce": time_ratio, "memory_vs_ce": memory_ratio, "batch_term": has_batch_term}
 
 
 

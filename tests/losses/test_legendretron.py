@@ -233,3 +233,38 @@ def test_bad_architecture_is_refused_with_the_range():
         build_loss("legendretron", num_classes=3, hidden=3)
     with pytest.raises(ValueError, match=r"blocks=0 is out of range: it must be an integer >= 1"):
         build_loss("legendretron", num_classes=3, blocks=0)
+
+
+def _ddp_rank(rank: int, store_path: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{store_path}", rank=rank, world_size=2)
+    try:
+        torch.manual_seed(0)  # the same initial link on both ranks, as DDP's broadcast leaves it
+        loss = build_loss("legendretron", num_classes=6).double().train()
+        z, y = _ddp_batch()
+        half = slice(0, 40) if rank == 0 else slice(40, 64)  # unequal shards: the moments are weighted by count
+        loss(z[half], y[half])
+        torch.save(loss.state_dict(), f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def _ddp_batch():
+    g = torch.Generator().manual_seed(5)
+    return torch.randn(64, 6, generator=g, dtype=torch.float64) * 2, torch.randint(0, 6, (64,), generator=g)
+
+
+def test_actnorm_initialisation_is_the_whole_batchs_on_every_ddp_rank(tmp_path):
+    from tests.conftest import spawn_and_join
+
+    spawn_and_join(_ddp_rank, [(rank, str(tmp_path / "store"), str(tmp_path)) for rank in (0, 1)], timeout=120)
+    torch.manual_seed(0)
+    single = build_loss("legendretron", num_classes=6).double().train()
+    single(*_ddp_batch())  # one process, the whole batch
+    expected = single.state_dict()
+    for rank in (0, 1):
+        state = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        for key in expected:
+            torch.testing.assert_close(state[key], expected[key], rtol=1e-12, atol=1e-12, msg=f"rank {rank}: {key}")

@@ -9,8 +9,12 @@ inverse canonical link is
     v = grad psi_B o ... o grad psi_1 (u),   psi_b(x) = softplus(w1_b) icnn_b(x) + softplus(w0_b) |x|^2 / 2,
     p = softmax+(v) = softmax([v, 0]),
 with each icnn_b an input-convex network, so each grad psi_b is the gradient of a strictly convex
-function: a monotone map R^{C-1} -> R^{C-1}, and the composite is a valid inverse canonical link
-(the paper's Theorem). The loss is the log loss of p:
+function: a strongly monotone bijection of R^{C-1} (the |x|^2 term). With one block (the MNIST
+default) the link is itself such a gradient, monotone; with B > 1 blocks (the authors' LIBSVM
+default, 2) each block is one and the composite is an invertible link, so the loss below stays
+proper, but a composite of gradients need not be monotone (on random link parameters 3 blocks broke
+<grad(u) - grad(v), u - v> >= 0 on some pairs; the tests check monotonicity for one block).
+The loss is the log loss of p:
     l(z, y) = -log p_y = -log_softmax([v, 0])_y,
 proper for any fixed link (its expected-loss minimiser over u gives p), and the link's parameters
 are trained with the network (loss parameters: their own optimizer group, `lr_scale`,
