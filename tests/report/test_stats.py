@@ -35,6 +35,19 @@ def test_paired_statistics_by_hand_and_against_scipy():
     assert min(DIFFS) <= out["boot_low"] and out["boot_high"] <= max(DIFFS)  # resampled means stay in range
 
 
+def test_at_a_99_percent_level_the_interval_widens_to_t_0995_and_a_verdict_needs_p_below_001():
+    # The LegendreTron paper tests at 99% (its sweep's `significance: 0.01`).
+    T995_4 = 4.604094871415897  # t(0.995, 4 degrees of freedom); tables: 4.604
+    out = paired(METHOD, CE, alpha=0.01)
+    mean = sum(DIFFS) / 5
+    sd = math.sqrt(sum((d - mean) ** 2 for d in DIFFS) / 4)
+    assert out["ci_low"] == pytest.approx(mean - T995_4 * sd / math.sqrt(5), rel=1e-9)
+    assert out["min_detectable_diff"] == pytest.approx((T995_4 + T80_4) * sd / math.sqrt(5), rel=1e-9)
+    assert out["p_ttest"] == pytest.approx(sps.ttest_rel(METHOD, CE).pvalue, rel=1e-12)  # the test is the same
+    assert verdict(StatRow("s", "m", "MLR", "final", "test_acc", 5, 0.01, p_holm=0.02, alpha=0.01)).startswith("not")
+    assert verdict(StatRow("s", "m", "MLR", "final", "test_acc", 5, 0.01, p_holm=0.005, alpha=0.01)) == "better"
+
+
 def test_wilcoxon_from_six_seeds():
     method, ce = METHOD + [0.709], CE + [0.712]  # one seed where the method is worse
     out = paired(method, ce)

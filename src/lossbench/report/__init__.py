@@ -53,7 +53,8 @@ def experiment_stats(coll, all_rows) -> dict:
     for exp, rows in all_rows.items():
         named = next((b.get("baseline") for b in (coll.sweeps.get(exp) or {}).get("expected") or []
                       if isinstance(b, dict) and b.get("baseline")), None)
-        out[exp] = compare_rows(rows, baseline_of(rows, named))
+        alpha = float((coll.sweeps.get(exp) or {}).get("significance") or 0.05)
+        out[exp] = compare_rows(rows, baseline_of(rows, named), alpha)
     return out
 
 

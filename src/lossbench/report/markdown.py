@@ -7,8 +7,8 @@ from pathlib import Path
 
 from lossbench.report.aggregate import Row
 from lossbench.report.collect import INCOMPLETE_REASONS, Collection
-from lossbench.report.tables import (STATS_NOTE, STATS_TEST_NOTE, comparison_rows, describe_form, gap_table, md_table,
-                                     metric_table, published_table, reference_table, stats_md_table,
+from lossbench.report.tables import (STATS_NOTE, comparison_rows, describe_form, gap_table, md_table,
+                                     metric_table, published_table, reference_table, stats_md_table, stats_test_note,
                                      validation_source)
 
 
@@ -83,7 +83,7 @@ def _against_baseline(stat_rows: list) -> list[str]:
     if not stat_rows:
         return []
     return [f"### Against the baseline ({stat_rows[0].baseline}): is the difference real?", "",
-            STATS_TEST_NOTE, "", stats_md_table(stat_rows), ""]
+            stats_test_note(stat_rows[0].alpha), "", stats_md_table(stat_rows), ""]
 
 
 def _problem_jobs(rows: list[Row]) -> list[str]:

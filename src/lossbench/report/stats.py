@@ -6,11 +6,11 @@ name, as compare.py picks it) are matched by seed:
 
   paired (two or more seeds both have)   d_s = method_s - baseline_s on the common seeds;
       diff_vs_baseline  mean(d);
-      ci_low, ci_high   its 95% t interval, mean(d) -/+ t(0.975, n-1) sd(d) / sqrt(n);
-      boot_low/high     a 95% percentile bootstrap interval (10,000 resamples of the seeds, seeded);
+      ci_low, ci_high   its 1 - alpha t interval, mean(d) -/+ t(1 - alpha/2, n-1) sd(d) / sqrt(n);
+      boot_low/high     a 1 - alpha percentile bootstrap interval (10,000 resamples of the seeds, seeded);
       p_ttest           paired t-test (scipy.stats.ttest_rel);
       p_wilcoxon        Wilcoxon signed-rank test (scipy.stats.wilcoxon) when n >= 6, else empty;
-      min_detectable_diff  (t(0.975, n-1) + t(0.8, n-1)) sd(d) / sqrt(n): the smallest true
+      min_detectable_diff  (t(1 - alpha/2, n-1) + t(0.8, n-1)) sd(d) / sqrt(n): the smallest true
                         difference a paired t-test at this n detects with 80% power, given the
                         observed spread;
   unpaired (fewer than two common seeds) Welch's t-test (scipy.stats.ttest_ind, equal_var=False) on
@@ -18,9 +18,10 @@ name, as compare.py picks it) are matched by seed:
       "welch" (else "paired"), and n is the smaller of the two seed counts.
 
 p_holm is Holm's step-down correction of p_ttest over the methods of one (setting, epoch, metric).
-verdict: "better" or "worse" where p_holm < 0.05 (the direction: higher accuracy, lower ECE and
-NLL is better), else "not distinguishable at n = k". Differences are in the metric's own units
-(accuracies as fractions, as in results.json). Rows without two values on each side (a single seed)
+verdict: "better" or "worse" where p_holm < alpha (the direction: higher accuracy, lower ECE and
+NLL is better), else "not distinguishable at n = k". alpha is the sweep's `significance:` (0.05,
+95%, unless its paper tests at another level: the LegendreTron paper's t-test is at 99%, 0.01).
+Differences are in the metric's own units (accuracies as fractions, as in results.json). Rows without two values on each side (a single seed)
 get n and the difference, and no test.
 """
 from __future__ import annotations
@@ -38,7 +39,8 @@ ALPHA, POWER = 0.05, 0.8
 BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED = 10_000, 0
 # The binding columns of report_stats.csv, then the extra ones.
 COLUMNS = ("setting", "method", "baseline", "epoch", "metric", "n", "diff_vs_baseline", "ci_low", "ci_high",
-           "p_ttest", "p_wilcoxon", "p_holm", "verdict", "min_detectable_diff", "test", "boot_low", "boot_high")
+           "p_ttest", "p_wilcoxon", "p_holm", "verdict", "min_detectable_diff", "test", "boot_low", "boot_high",
+           "alpha")
 
 
 @dataclass
@@ -60,6 +62,7 @@ class StatRow:
     test: str = "paired"
     boot_low: float | None = None
     boot_high: float | None = None
+    alpha: float = ALPHA
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +78,7 @@ def _values(row: Row, epoch: str, metric: str) -> dict:
     return out
 
 
-def paired(method: list[float], baseline: list[float]) -> dict:
+def paired(method: list[float], baseline: list[float], alpha: float = ALPHA) -> dict:
     """The paired statistics of `method - baseline` (same seeds, same order); n >= 2."""
     import numpy as np
     from scipy import stats
@@ -83,12 +86,12 @@ def paired(method: list[float], baseline: list[float]) -> dict:
     d = np.asarray(method, dtype=float) - np.asarray(baseline, dtype=float)
     n = len(d)
     mean, sd = float(d.mean()), float(d.std(ddof=1))
-    half = stats.t.ppf(1 - ALPHA / 2, n - 1) * sd / math.sqrt(n)
+    half = stats.t.ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     boot = d[rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))].mean(axis=1)
     out = {"n": n, "diff_vs_baseline": mean, "ci_low": mean - half, "ci_high": mean + half,
-           "boot_low": float(np.percentile(boot, 2.5)), "boot_high": float(np.percentile(boot, 97.5)),
-           "min_detectable_diff": float((stats.t.ppf(1 - ALPHA / 2, n - 1) + stats.t.ppf(POWER, n - 1)) * sd
+           "boot_low": float(np.percentile(boot, 50 * alpha)), "boot_high": float(np.percentile(boot, 100 - 50 * alpha)),
+           "min_detectable_diff": float((stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(POWER, n - 1)) * sd
                                         / math.sqrt(n)),
            "test": "paired"}
     out["p_ttest"] = None if sd == 0 else float(stats.ttest_rel(method, baseline).pvalue)
@@ -97,7 +100,7 @@ def paired(method: list[float], baseline: list[float]) -> dict:
     return out
 
 
-def welch(method: list[float], baseline: list[float]) -> dict:
+def welch(method: list[float], baseline: list[float], alpha: float = ALPHA) -> dict:
     """Welch's unpaired statistics of mean(method) - mean(baseline); each side has n >= 2."""
     import numpy as np
     from scipy import stats
@@ -110,10 +113,10 @@ def welch(method: list[float], baseline: list[float]) -> dict:
     if se == 0:
         return out
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = stats.t.ppf(1 - ALPHA / 2, df) * se
+    half = stats.t.ppf(1 - alpha / 2, df) * se
     out.update(ci_low=mean - half, ci_high=mean + half,
                p_ttest=float(stats.ttest_ind(a, b, equal_var=False).pvalue),
-               min_detectable_diff=float((stats.t.ppf(1 - ALPHA / 2, df) + stats.t.ppf(POWER, df)) * se))
+               min_detectable_diff=float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(POWER, df)) * se))
     return out
 
 
@@ -128,7 +131,7 @@ def holm(p_values: list[float | None]) -> list[float | None]:
 
 
 def verdict(stat: StatRow) -> str:
-    if stat.p_holm is not None and stat.p_holm < ALPHA and stat.diff_vs_baseline:
+    if stat.p_holm is not None and stat.p_holm < stat.alpha and stat.diff_vs_baseline:
         higher = stat.diff_vs_baseline > 0
         return "worse" if higher == (stat.metric in LOWER_IS_BETTER) else "better"
     return f"not distinguishable at n = {stat.n}"
@@ -143,7 +146,7 @@ def baseline_of(rows: list[Row], named: str | None) -> str | None:
     return next((m for m in methods if m.strip().lower() in BASELINE_NAMES), None)
 
 
-def compare_rows(rows: list[Row], baseline: str | None) -> list[StatRow]:
+def compare_rows(rows: list[Row], baseline: str | None, alpha: float = ALPHA) -> list[StatRow]:
     """Every method's StatRows against `baseline`, setting by setting (see the module docstring)."""
     if baseline is None:
         return []
@@ -156,7 +159,7 @@ def compare_rows(rows: list[Row], baseline: str | None) -> list[StatRow]:
         others = [r for r in rows if r.setting == setting and r is not base and r.completed]
         for epoch in EPOCHS:
             for metric in STAT_METRICS:
-                group = [_stat_row(row, base, setting, baseline, epoch, metric) for row in others]
+                group = [_stat_row(row, base, setting, baseline, epoch, metric, alpha) for row in others]
                 group = [g for g in group if g is not None]
                 for g, p in zip(group, holm([g.p_ttest for g in group])):
                     g.p_holm = p
@@ -165,19 +168,21 @@ def compare_rows(rows: list[Row], baseline: str | None) -> list[StatRow]:
     return out
 
 
-def _stat_row(row: Row, base: Row, setting: str, baseline: str, epoch: str, metric: str) -> StatRow | None:
+def _stat_row(row: Row, base: Row, setting: str, baseline: str, epoch: str, metric: str,
+              alpha: float = ALPHA) -> StatRow | None:
     mine, theirs = _values(row, epoch, metric), _values(base, epoch, metric)
     if not mine or not theirs:
         return None
     common = [s for s in mine if s in theirs]
     if len(common) >= 2:
-        fields = paired([mine[s] for s in common], [theirs[s] for s in common])
+        fields = paired([mine[s] for s in common], [theirs[s] for s in common], alpha)
     elif len(mine) >= 2 and len(theirs) >= 2:
-        fields = welch(list(mine.values()), list(theirs.values()))
+        fields = welch(list(mine.values()), list(theirs.values()), alpha)
     else:
         fields = {"n": len(common), "diff_vs_baseline": (mine[common[0]] - theirs[common[0]]) if common else None,
                   "test": "paired" if common else "welch"}
-    return StatRow(setting=setting, method=row.label, baseline=baseline, epoch=epoch, metric=metric, **fields)
+    return StatRow(setting=setting, method=row.label, baseline=baseline, epoch=epoch, metric=metric, alpha=alpha,
+                   **fields)
 
 
 def stats_csv(stat_rows: list[StatRow]) -> str:

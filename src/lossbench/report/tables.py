@@ -219,12 +219,17 @@ def rich_table(exp: str, title: str, rows: list[Row]):
 
 
 # -- each method against the baseline (stats.py) ----------------------------------------------------
-STATS_TEST_NOTE = (
-    "Each method minus the baseline on the seeds both have (paired; Welch's unpaired test where they share "
-    "fewer than two), at the final epoch, in percentage points (NLL in nats): the mean difference, its 95% "
-    "t interval and bootstrap interval, the paired t-test's p-value, the Wilcoxon signed-rank test's from six "
-    "seeds on, Holm's correction over the methods of a setting, and the smallest difference these seeds could "
-    "detect (80% power, from the observed spread). report_stats.csv has every metric at both epochs.")
+def stats_test_note(alpha: float) -> str:
+    return ("Each method minus the baseline on the seeds both have (paired; Welch's unpaired test where they "
+            f"share fewer than two), at the final epoch, in percentage points (NLL in nats): the mean difference, "
+            f"its {_level(alpha)} t interval and bootstrap interval, the paired t-test's p-value, the Wilcoxon "
+            "signed-rank test's from six seeds on, Holm's correction over the methods of a setting (a verdict "
+            f"where it is below {alpha:g}), and the smallest difference these seeds could detect (80% power, from "
+            "the observed spread). report_stats.csv has every metric at both epochs.")
+
+
+def _level(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g}%"
 
 
 def _pp(value, metric: str) -> str:
@@ -246,19 +251,20 @@ def _stat_cells(s) -> list[str]:
             mdd]
 
 
-STATS_HEADER = ["setting", "method", "metric", "n", "diff", "95% CI (t)", "95% CI (bootstrap)", "p (t)",
-                "p (Wilcoxon)", "p (Holm)", "verdict", "detectable"]
+def stats_header(alpha: float) -> list[str]:
+    return ["setting", "method", "metric", "n", "diff", f"{_level(alpha)} CI (t)", f"{_level(alpha)} CI (bootstrap)",
+            "p (t)", "p (Wilcoxon)", "p (Holm)", "verdict", "detectable"]
 
 
 def stats_md_table(stat_rows: list) -> str:
-    return md_table(STATS_HEADER, [_stat_cells(s) for s in stat_rows if s.epoch == "final"])
+    return md_table(stats_header(stat_rows[0].alpha), [_stat_cells(s) for s in stat_rows if s.epoch == "final"])
 
 
 def rich_stats_table(stat_rows: list):
     from rich.table import Table
 
     table = Table(title=f"against {stat_rows[0].baseline}, final epoch (percentage points; report_stats.csv has all)")
-    for name in STATS_HEADER:
+    for name in stats_header(stat_rows[0].alpha):
         table.add_column(name, justify="left" if name in ("setting", "method", "metric", "verdict") else "right")
     for s in stat_rows:
         if s.epoch == "final" and s.metric in ("test_acc", "test_balanced_acc"):

@@ -12,11 +12,14 @@ A definition holds, besides its opening comment (the question, the paper, the co
             that have that axis value (the loss parameters of a reference config per dataset);
             `param` expands the method into one method per value, named "NAME key=value".
   seeds:    [0, 1, 2]
+  significance: optional, the level of the report's tests and intervals against the baseline (0.05: 95%;
+            0.01 where the paper tests at 99%).
   smoke:    optional {settings: [...]} -- the settings `--smoke` keeps (default: the first one).
   expected: the published numbers (one block or a list of blocks): source, metric, form, epoch, note,
             values (method -> setting -> number or [mean, std]), unpublished (methods the paper lacks),
             references (label -> number in the block's form, the same in every setting: a line that is
-            no method, e.g. the Bayes-optimal error of a synthetic distribution).
+            no method, e.g. the Bayes-optimal error of a synthetic distribution), baseline (the method
+            the others are compared with, where it is not called CE or ERM).
 
 The grid is not a cartesian product of loss parameters: every method carries its own. Job
 overrides are merged fixed -> setting -> method -> method.when -> command line -> seed, a later value
@@ -33,7 +36,7 @@ from lossbench.overrides import merge_overrides, slug
 
 FORMS = ("error_percent", "percent", "fraction")
 EPOCHS = ("best", "final")
-TOP_KEYS = {"title", "fixed", "settings", "methods", "seeds", "smoke", "expected"}
+TOP_KEYS = {"title", "fixed", "settings", "methods", "seeds", "smoke", "expected", "significance"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Experiment:
     smoke_settings: list[str]
     expected: list[dict] = field(default_factory=list)
     added: dict[str, list[str]] = field(default_factory=dict)  # methods `--method` added: name -> overrides
+    significance: float = 0.05  # the report's test level against the baseline
 
     @property
     def settings(self) -> dict[str, tuple[list[str], tuple[str, ...]]]:
@@ -103,7 +107,7 @@ class Experiment:
     def as_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "header": self.header, "fixed": self.fixed,
                 "settings": list(self.settings), "methods": list(self.methods), "seeds": self.seeds,
-                "expected": self.expected, "added_methods": dict(self.added)}
+                "expected": self.expected, "added_methods": dict(self.added), "significance": self.significance}
 
     def with_methods(self, added: dict[str, list[str]]) -> Experiment:
         """This experiment with `added` methods (name -> overrides), run under its fixed recipe and
@@ -252,6 +256,9 @@ def _expected(value, where: str, methods: dict, settings: dict) -> list[dict]:
         for method in block.get("unpublished", []) or []:
             if method not in methods:
                 raise _fail(at, f"unpublished names method {method!r}, not in methods.")
+        baseline = block.get("baseline")
+        if baseline is not None and baseline not in methods:
+            raise _fail(at, f"baseline names method {baseline!r}, not in methods.{closest(str(baseline), methods)}")
         references = block.get("references") or {}
         if not isinstance(references, dict) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in references.values()):
@@ -260,7 +267,8 @@ def _expected(value, where: str, methods: dict, settings: dict) -> list[dict]:
         out.append({"source": str(block["source"]), "metric": str(block["metric"]), "form": block["form"],
                     "epoch": block["epoch"], "note": block.get("note"), "values": values,
                     "unpublished": list(block.get("unpublished", []) or []),
-                    "references": {str(k): float(v) for k, v in references.items()}})
+                    "references": {str(k): float(v) for k, v in references.items()},
+                    **({"baseline": str(baseline)} if baseline is not None else {})})
     return out
 
 
@@ -300,6 +308,11 @@ def parse_experiment(raw: dict, name: str, path: Path, header: list[str]) -> Exp
         if s not in settings:
             raise _fail(where, f"smoke.settings names {s!r}, not a setting.{closest(str(s), settings)}")
     exp.smoke_settings = list(smoke)
+    significance = raw.get("significance", 0.05)
+    if isinstance(significance, bool) or not isinstance(significance, float) or not 0 < significance < 0.5:
+        raise _fail(where, f"significance must be a number in (0, 0.5), the tests' level (0.05 for 95%), got "
+                           f"{significance!r}.")
+    exp.significance = significance
     exp.expected = _expected(raw.get("expected"), where, methods, settings)
     names = [j.name for j in exp.jobs()]
     if len(set(names)) != len(names):
