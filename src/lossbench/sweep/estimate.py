@@ -1,8 +1,10 @@
 """`lossbench sweep NAME --estimate`: each job's and the whole sweep's wall time and device-hours on
 this machine, predicted from short probe runs, before any job runs (no job directory is written).
 
-Jobs that differ only in loss, optimizer, scheduler or seed share a probe: one per distinct (model,
-data config, trainer config), the precision and thread count included. A probe is the group's first
+Jobs that differ only in optimizer settings, schedule or seed share a probe: one per distinct (model,
+data config, trainer config, loss config, kind of optimizer step), the precision and thread count
+included. The loss and the step count because they can cost as much as the model: a learned link
+(legendretron) many times a linear model's step, SAM two forward-backward passes. A probe is the group's first
 job run for real (run_in_process, into a temporary folder): once for one epoch of PROBE_STEPS
 steps (the data's sizes, a first guess of a step), then twice, for 1 and for 3 epochs, whole ones
 when an epoch is guessed at PROBE_WHOLE_EPOCH_S or less, else of enough steps for PROBE_EPOCH_S,
@@ -62,14 +64,16 @@ def _job_cfg(overrides: list[str]):
 
 
 def group_key(cfg, threads: int | None) -> str:
-    """What decides a job's speed: the model, the data config and the trainer config."""
+    """What decides a job's speed: the model, the data, trainer and loss configs, and the optimizer's
+    kind of step (its class, and the base a SAM optimizer wraps), not its learning rate or decay."""
     from omegaconf import OmegaConf
 
     trainer = OmegaConf.to_container(cfg.trainer, resolve=False)
     if threads is not None:
         trainer["threads"] = threads
+    step = [cfg.optimizer.get("_target_"), cfg.optimizer.get("base")]
     return json.dumps([OmegaConf.to_container(cfg.model, resolve=False), OmegaConf.to_container(cfg.data, resolve=False),
-                       trainer], sort_keys=True, default=str)
+                       trainer, OmegaConf.to_container(cfg.loss, resolve=False), step], sort_keys=True, default=str)
 
 
 def _run(overrides: list[str], epochs: int, train_batches: int, threads: int | None) -> tuple[dict, list[dict]]:
