@@ -145,3 +145,39 @@ def test_saddle_cifar_lt_runs_sam_with_the_rho_of_the_authors_run_sh(tmp_path, c
     block = exp.expected[0] if isinstance(exp.expected, list) else exp.expected
     assert block["values"]["LDAM+DRW+SAM"]["C10-LT rho=100"] == 81.9
     assert block["values"]["CE+DRW+SAM"]["C100-LT rho=100"] == 44.6
+
+
+def test_legendretron_sweep_runs_both_methods_with_the_authors_recipes_and_tests_at_99_percent(tmp_path):
+    """khflam/legendretron: lt_libsvm.py / mlr_libsvm.py (lr 0.01, gamma 0.95, wd 0.01, 240 epochs, batch 64,
+    hidden 2, 2 blocks) and lt_mnist.py / mlr_mnist.py (lr 1e-3, gamma 0.7, wd 1e-3, 200 epochs, batch 128,
+    hidden 4, 1 block): a pinned-logit linear model, Adam, StepLR every 4 epochs, float64."""
+    from lossbench.sweep.compose import compose, hydra_context
+
+    exp = load_experiment("legendretron")
+    assert sweep.main(["legendretron", "--dry-run", "--dir", str(tmp_path / "x")]) == 0
+    assert exp.significance == 0.01 and len(exp.seeds) >= 10 and exp.expected[0]["baseline"] == "MLR"
+    recipes = {"iris": (0.01, 0.95, 0.01, 240, 64, 2, 2), "wine": (0.01, 0.95, 0.01, 240, 64, 2, 2),
+               "digits": (0.01, 0.95, 0.01, 240, 64, 2, 2), "fashion_mnist": (1e-3, 0.7, 1e-3, 200, 128, 4, 1)}
+    with hydra_context():
+        for setting, (lr, gamma, wd, epochs, batch, hidden, blocks) in recipes.items():
+            for method in ("MLR", "LegendreTron"):
+                cfg = compose(_job(exp, method, setting).overrides)
+                assert cfg.model._target_ == "lossbench.models.Affine" and cfg.model.pin_last_logit is True
+                assert cfg.optimizer._target_ == "torch.optim.Adam" and cfg.trainer.precision == "64-true"
+                assert (cfg.optimizer.lr, cfg.optimizer.weight_decay, cfg.scheduler.step_size, cfg.scheduler.gamma,
+                        cfg.trainer.max_epochs, cfg.data.batch_size) == (lr, wd, 4, gamma, epochs, batch)
+                assert cfg.data.val_fraction == 0 and cfg.data.name == setting
+                if method == "LegendreTron":
+                    assert (cfg.loss.hidden, cfg.loss.depth, cfg.loss.blocks, cfg.loss.weight_decay) == (
+                        hidden, 4, blocks, wd)
+                else:
+                    assert cfg.loss._target_ == "lossbench.losses.CrossEntropyLoss"
+
+
+def test_a_sweeps_significance_must_be_a_level():
+    from lossbench.errors import UsageError
+    from lossbench.sweep.spec import parse_experiment
+
+    raw = {"settings": {"a": []}, "methods": {"CE": ["loss=ce"]}, "seeds": [0], "significance": 5}
+    with pytest.raises(UsageError, match=r"significance must be a number in \(0, 0.5\)"):
+        parse_experiment(raw, "x", __import__("pathlib").Path("x.yaml"), [])
