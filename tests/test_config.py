@@ -34,7 +34,10 @@ def test_every_option_composes_and_builds(group, option, tmp_path):
         datamodule = instantiate(node)  # constructing a data module loads nothing
         assert datamodule.name == option == node.name
     elif group == "loss":
-        loss = instantiate(node, num_classes=10, class_counts=[100 - 9 * i for i in range(10)])
+        from lossbench.losses import get_loss_class
+
+        c = 10 if "multiclass" in get_loss_class(option).tasks else 2  # a binary loss: two classes
+        loss = instantiate(node, num_classes=c, class_counts=[100 - 9 * i for i in range(c)])
         assert loss.name == option
     elif group == "model":
         import torch

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from lossbench.doctor_losses import check_losses, check_one
+from lossbench.losses import list_losses
 from lossbench.paths import group_options
 
 BF16_EPS = 2.0 ** -8  # bf16's unit roundoff (8 significant bits)
@@ -16,7 +17,7 @@ BF16_EPS = 2.0 ** -8  # bf16's unit roundoff (8 significant bits)
 
 def test_every_shipped_loss_agrees_with_float64_in_float32():
     results = check_losses("32-true")
-    assert list(results) == group_options("loss")
+    assert list(results) == [n for n in group_options("loss") if n in list_losses("multiclass")]
     for name, r in results.items():
         assert r["finite"], name
         assert r["max_rel_err_value"] < 1e-5, (name, r)

@@ -16,7 +16,9 @@ from lossbench.data.sampling import EpochSampler
 from lossbench.inspect_command import loss_factory
 from lossbench.inspect_loss import loss_inputs
 from lossbench.module import fused_on_cuda
+from lossbench.losses import get_loss_class
 from lossbench.paths import group_options
+from lossbench.tasks import model_outputs
 
 LOSSES = group_options("loss")
 C, N, BATCH, STEPS = 10, 96, 32, 3
@@ -25,11 +27,11 @@ C, N, BATCH, STEPS = 10, 96, 32, 3
 class _Net(nn.Module):
     """A small convolutional net with the `forward_features`/`head` split the module uses."""
 
-    def __init__(self):
+    def __init__(self, outputs: int):
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(8, C)
+        self.head = nn.Linear(8, outputs)
 
     def forward_features(self, x):
         return self.body(x)
@@ -41,18 +43,20 @@ class _Net(nn.Module):
 def _training(name: str, device: torch.device):
     """(model, loss, optimizer, iterator over STEPS (x, y, inputs) batches) for loss `name` on
     `device`: everything a step needs is made here, before the steps, as a job makes it before fit."""
+    task = "multiclass" if "multiclass" in get_loss_class(name).tasks else "binary"
+    classes = C if task == "multiclass" else 2
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (N, 3, 8, 8), dtype=torch.uint8, generator=g).to(device)
-    labels = (torch.arange(N) % C).to(device)
-    counts = torch.bincount(labels.cpu(), minlength=C).tolist()
+    labels = (torch.arange(N) % classes).to(device)
+    counts = torch.bincount(labels.cpu(), minlength=classes).tolist()
     loader = DeviceLoader(images, labels, BATCH, torch.full((3,), 0.5), torch.full((3,), 0.25),
                           sampler=EpochSampler(labels.cpu().numpy()), augment="crop_flip", pad=2, drop_last=True)
-    _, factory = loss_factory([f"loss={name}"])
-    loss_fn = factory(C, counts).to(device)
+    _, factory = loss_factory([f"loss={name}"], multiclass_only=False)
+    loss_fn = factory(classes, counts).to(device)
     loss_fn.set_epoch(0)
     if "indices" in loss_fn.needs:
         loss_fn.bind_training_set(num_samples=N)
-    model = _Net().to(device)
+    model = _Net(model_outputs(task, classes)).to(device)
     make = functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9, fused=None)
     optimizer = make(params=list(model.parameters()) + list(loss_fn.parameters()), **fused_on_cuda(make, device))
     inputs = [{k: v.to(device) for k, v in loss_inputs(loss_fn, BATCH, torch.float32).items() if k != "model"}

@@ -101,7 +101,7 @@ def test_list_descriptions_are_whole_sentences(group, capsys):
     folder = EXPERIMENTS_DIR if group == "experiments" else CONF_DIR / group
     for line in lines:
         name = line.split()[0]
-        text = line.split(None, 1)[1].split("  [")[0].split("  needs:")[0]  # losses add parameters
+        text = line.split(None, 1)[1].split("  [")[0].split("  needs:")[0].split("  task:")[0]  # losses add parameters
         assert re.search(r"[.?!)]$", text), f"{folder}/{name}.yaml: description cut off: {text!r}"
         assert not text.startswith("@package")
 

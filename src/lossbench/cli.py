@@ -24,7 +24,7 @@ commands:
                        -m/--multirun sweeps: lossbench train -m loss=ce,focal seed=0,1,2
                        --cfg job prints the composed config; `lossbench train --help` lists groups
   list GROUP           what a group offers: losses, data, models, optimizers, schedulers,
-                       trainers, loggers, experiments
+                       trainers, loggers, experiments; `list losses --task binary` those of a task
   sweep NAME [...]     run a reproduction sweep from experiments/ (resumable)
   inspect-loss [...]   a loss's properties, measured: lossbench inspect-loss loss=focal loss.gamma=2
                        (finite, gradcheck, proper, calibrated, symmetric, bounded, prior-dependent,
@@ -247,7 +247,13 @@ def _job_number(name: str) -> int:
 # -- list ------------------------------------------------------------------------------------------
 def list_group(args: list[str]) -> int:
     from lossbench.paths import CONF_DIR, EXPERIMENTS_DIR, group_options, yaml_description
+    from lossbench.tasks import TASKS
 
+    task = None
+    if len(args) == 3 and args[1] == "--task" and LIST_GROUPS.get(args[0]) == "loss":
+        task, args = args[2], args[:1]
+        if task not in TASKS:
+            fail(f"--task {task}: the tasks are {', '.join(TASKS)}.{closest(task, TASKS)}")
     if len(args) != 1 or args[0] not in LIST_GROUPS:
         what = args[0] if args else ""
         fail(f"`lossbench list` takes one of: {', '.join(sorted(set(LIST_GROUPS) - set(LIST_GROUPS.values())))}."
@@ -255,7 +261,11 @@ def list_group(args: list[str]) -> int:
     group = LIST_GROUPS[args[0]]
     paths = (sorted(EXPERIMENTS_DIR.glob("*.yaml")) if group == "experiments"
              else [CONF_DIR / group / f"{name}.yaml" for name in group_options(group)])
-    plugins = _plugin_losses({p.stem for p in paths}) if group == "loss" else {}
+    if task is not None:
+        from lossbench.losses import list_losses
+
+        paths = [p for p in paths if p.stem in list_losses(task)]
+    plugins = _plugin_losses({p.stem for p in paths}) if group == "loss" and task is None else {}
     width = max((len(name) for name in [*(p.stem for p in paths), *plugins]), default=0)
     for path in paths:
         line = f"{path.stem:<{width}}  {yaml_description(path)}"
@@ -295,7 +305,9 @@ def _loss_params(path) -> str:
     params = {k: v for k, v in fields.items() if k not in ("defaults", "_target_")}
     needs = sorted(get_loss_class(path.stem).needs)  # inputs beyond (logits, targets)
     learned = _learned_count(get_loss_class(path.stem), params)
+    tasks = sorted(get_loss_class(path.stem).tasks)
     return ((f"  [{', '.join(f'{k}={v}' for k, v in params.items())}]" if params else "")
+            + (f"  task: {', '.join(tasks)}" if tasks != ["multiclass"] else "")
             + (f"  needs: {', '.join(needs)}" if needs else "")
             + (f"  learned: {learned} parameters (at C=10)" if learned else ""))
 

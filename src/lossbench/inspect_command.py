@@ -29,8 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def loss_factory(overrides: list[str]):
-    """(name, factory(num_classes, class_counts)) of the loss the overrides compose."""
+def loss_factory(overrides: list[str], multiclass_only: bool = True):
+    """(name, factory(num_classes, class_counts)) of the loss the overrides compose; a loss of another
+    task is refused unless multiclass_only=False (its factory then wants that task's num_classes)."""
     from lossbench.losses.external import build_from_config
     from lossbench.overrides import override_key, override_value
     from lossbench.sweep.compose import compose, hydra_context
@@ -57,6 +58,15 @@ def loss_factory(overrides: list[str]):
                 raise UsageError(f"{label}: {cause}") from None
             raise
 
+    from lossbench.losses.registry import _LOSSES
+
+    tasks = getattr(_LOSSES.get(name), "tasks", frozenset({"multiclass"}))
+    if "multiclass" not in tasks and not multiclass_only:
+        return label, factory
+    if "multiclass" not in tasks:
+        raise UsageError(f"loss={name} is a loss for {' and '.join(sorted(tasks))} tasks; inspect-loss measures "
+                         f"multi-class losses (C = 2 to 1000 logits) and has no measurements of one-score losses "
+                         f"yet: see `lossbench list losses --task multiclass`.")
     factory(5, [1] * 5)  # a bad value is reported before anything is measured
     return label, factory
 
@@ -95,6 +105,7 @@ def run_loss_factory(run_dir: str):
 
 def main(args: list[str]) -> int:
     from lossbench import inspect_loss
+    from lossbench.losses import list_losses
     from lossbench.paths import group_options
 
     parsed = _parser().parse_args(args)
@@ -110,7 +121,8 @@ def main(args: list[str]) -> int:
             label, factory, num_classes = run_loss_factory(parsed.run)
             factories = [(label, factory, num_classes)]
         else:
-            wanted = [[f"loss={name}"] for name in group_options("loss")] if parsed.all else [parsed.overrides]
+            shipped = [name for name in group_options("loss") if name in list_losses("multiclass")]
+            wanted = [[f"loss={name}"] for name in shipped] if parsed.all else [parsed.overrides]
             factories = [(*loss_factory(overrides), None) for overrides in wanted]
         results = {}
         for name, factory, num_classes in factories:

@@ -9,6 +9,13 @@
                  accuracy of the predictions whose confidence falls in it (for the report's plots)
   many/medium/few_acc  mean per-class recall over the classes with > 100 / 20..100 / < 20
                  training images (the split of Liu et al. 2019); None where a group is empty
+
+A binary task (class 1 the positive one) adds, from P(y = 1) = softmax(logits)[:, 1] over the whole
+split (torchmetrics, threshold 0.5 for the thresholded ones):
+  f1             F1 of the positive class
+  gmean          sqrt(TPR TNR), the geometric mean of the two recalls
+  auroc          area under the ROC curve
+  auprc          area under the precision-recall curve (average precision)
 """
 from __future__ import annotations
 
@@ -31,7 +38,20 @@ def shot_groups(class_counts: Sequence[int]) -> dict[str, list[int]]:
     return groups
 
 
-def classification_metrics(logits: Tensor, targets: Tensor, class_counts: Sequence[int]) -> dict:
+
+def binary_metrics(positive_probs: Tensor, targets: Tensor) -> dict:
+    """F1, G-mean, AUROC and AUPRC of P(y = 1) against targets in {0, 1} (see the module docstring)."""
+    from torchmetrics.functional.classification import (binary_auroc, binary_average_precision, binary_f1_score,
+                                                        binary_recall, binary_specificity)
+
+    values = {"f1": binary_f1_score(positive_probs, targets),
+              "gmean": (binary_recall(positive_probs, targets) * binary_specificity(positive_probs, targets)).sqrt(),
+              "auroc": binary_auroc(positive_probs, targets), "auprc": binary_average_precision(positive_probs, targets)}
+    return {k: float(v) for k, v in values.items()}
+
+
+def classification_metrics(logits: Tensor, targets: Tensor, class_counts: Sequence[int],
+                           task: str = "multiclass") -> dict:
     """All metrics of one split as Python numbers (one host sync per call, not per step)."""
     from torchmetrics.functional.classification import multiclass_accuracy, multiclass_calibration_error
 
@@ -52,6 +72,8 @@ def classification_metrics(logits: Tensor, targets: Tensor, class_counts: Sequen
     out["reliability"] = reliability_bins(probs, targets)
     for group, classes in shot_groups(class_counts).items():
         out[f"{group}_acc"] = sum(per_class_list[c] for c in classes) / len(classes) if classes else None
+    if task == "binary":
+        out.update(binary_metrics(probs[:, 1], targets))
     return out
 
 

@@ -22,8 +22,9 @@ from lossbench.metrics import classification_metrics
 
 class ClassificationModule(L.LightningModule):
     def __init__(self, *, model: nn.Module, loss: nn.Module, optimizer: Callable, scheduler: Callable | None,
-                 class_counts: Sequence[int]):
+                 class_counts: Sequence[int], task: str = "multiclass"):
         super().__init__()
+        self.task = task
         self.model, self.loss_fn = model, loss
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.class_counts = list(class_counts)
@@ -115,7 +116,7 @@ class ClassificationModule(L.LightningModule):
         self._eval_outputs.clear()
         if self.trainer.world_size > 1:  # each rank evaluated its own shard: gather the whole split
             logits, targets = self._gather_shards(logits), self._gather_shards(targets)
-        return classification_metrics(logits, targets, self.class_counts)
+        return classification_metrics(logits, targets, self.class_counts, self.task)
 
     def _gather_shards(self, local: Tensor) -> Tensor:
         """Every rank's rows of an evaluation split, each exactly once. all_gather needs equal

@@ -48,11 +48,31 @@ TEST_METRICS = ("acc", "balanced_acc", "nll", "ece", "many_acc", "medium_acc", "
 SCALAR_TEST_METRICS = {"test_acc": "acc", "test_balanced_acc": "bal. acc", "test_many_acc": "many",
                        "test_medium_acc": "medium", "test_few_acc": "few", "test_ece": "ECE", "test_nll": "NLL"}
 LOWER_IS_BETTER = frozenset({"test_ece", "test_nll"})
+# A binary task's scalar test metrics besides those (all higher-is-better), with column labels.
+BINARY_SCALAR_TEST_METRICS = {"test_f1": "F1", "test_gmean": "G-mean", "test_auroc": "AUROC", "test_auprc": "AUPRC"}
+ALL_SCALAR_TEST_METRICS = {**SCALAR_TEST_METRICS, **BINARY_SCALAR_TEST_METRICS}
+
+
+SHOT_GROUP_METRICS = ("test_many_acc", "test_medium_acc", "test_few_acc")
+
+
+def shown_metrics(blocks) -> list[str]:
+    """The scalar test metrics a table of these final/best blocks shows: the multi-class ones, with
+    the binary ones instead of the shot groups when every block is a binary task's (two classes: the
+    shot groups are the two recalls, which balanced accuracy and G-mean already sum up), and both
+    where the blocks mix tasks."""
+    blocks = [b for b in blocks if b]
+    binary = [all(b.get(k) is not None for k in BINARY_SCALAR_TEST_METRICS) for b in blocks]
+    if not any(binary):
+        return list(SCALAR_TEST_METRICS)
+    core = [k for k in SCALAR_TEST_METRICS if not all(binary) or k not in SHOT_GROUP_METRICS]
+    return [*core, *BINARY_SCALAR_TEST_METRICS]
 
 
 def metrics_block(metrics: dict, epoch: int) -> dict:
     """A `final` or `best` block from the metrics of one evaluation of the test set."""
-    return {"epoch": epoch, **{f"test_{k}": metrics[k] for k in TEST_METRICS}}
+    extra = [k[len("test_"):] for k in BINARY_SCALAR_TEST_METRICS if k[len("test_"):] in metrics]
+    return {"epoch": epoch, **{f"test_{k}": metrics[k] for k in (*TEST_METRICS, *extra)}}
 
 
 def new_record(*, seed: int, loss: str | None, data: str | None, model: str | None, run_dir: str | Path,

@@ -34,6 +34,7 @@ from lossbench.interrupts import JobInterrupted, StopRequest, stop_signals_recor
 from lossbench.job_values import check_job_values
 from lossbench.results import RESULTS_FILE, JobRecord, metrics_block, new_record, versions
 from lossbench.resume import CHECKPOINT_DIR, plan_resume
+from lossbench.tasks import check_loss_fits, model_outputs
 
 # What `best` may be selected by, on the validation split, and which way is better.
 SELECTION_METRICS = {"val_acc": "max", "val_balanced_acc": "max", "val_nll": "min", "val_ece": "min"}
@@ -50,13 +51,24 @@ def _build_components(cfg: DictConfig, choices: dict):
                          f"(validation metrics the best epoch can be chosen by).")
     datamodule = _checked(lambda: instantiate(cfg.data), f"data={choices.get('data')}")
     # Placeholder counts let the loss check its parameters now; it is rebuilt with the real ones.
+    check_loss_fits(_loss_class(cfg.loss), datamodule.task, datamodule.name)  # before its num_classes is checked
     placeholder_counts = [1] * datamodule.num_classes
     _checked(lambda: build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=placeholder_counts),
              f"loss={_loss_name(cfg, choices)}")
     channels, size = datamodule.declared_shape
-    _checked(lambda: instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=channels, image_size=size),
-             f"model={choices.get('model')}")
+    _checked(lambda: instantiate(cfg.model, num_classes=model_outputs(datamodule.task, datamodule.num_classes),
+                                 in_channels=channels, image_size=size), f"model={choices.get('model')}")
     return datamodule
+
+
+def _loss_class(node) -> type | None:
+    """The class a loss config names (None for a plain function or module path: a multi-class loss)."""
+    from hydra.utils import get_class
+
+    try:
+        return get_class(node.get("_target_") or "")
+    except Exception:  # not a class path (an external loss's module:Name is resolved elsewhere)
+        return None
 
 
 def _checked(build, what: str):
@@ -348,8 +360,8 @@ def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, st
     record.update(num_classes=datamodule.num_classes, class_counts=class_counts, **datamodule.result_fields())
     loss = build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=class_counts)
     _check_learned_options(loss)
-    model = instantiate(cfg.model, num_classes=datamodule.num_classes, in_channels=datamodule.in_channels,
-                        image_size=datamodule.image_size)
+    model = instantiate(cfg.model, num_classes=model_outputs(datamodule.task, datamodule.num_classes),
+                        in_channels=datamodule.in_channels, image_size=datamodule.image_size)
     if settings["channels_last"]:  # NHWC convolution weights; the activations follow them (docs/PERFORMANCE.md)
         model = model.to(memory_format=torch.channels_last)
     if settings["compiled"]:
@@ -357,7 +369,8 @@ def _build(cfg: DictConfig, choices: dict, record: JobRecord, settings: dict, st
         model.compile(mode=settings["compile_mode"])
     module = ClassificationModule(
         model=model, loss=loss, optimizer=instantiate(cfg.optimizer),
-        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None, class_counts=class_counts)
+        scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None, class_counts=class_counts,
+        task=datamodule.task)
     return module, datamodule, user_callbacks
 
 

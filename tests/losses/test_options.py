@@ -48,7 +48,12 @@ TABLE = {
     "anl_ce": {"alpha": 5.0, "beta": 5.0, "delta": 5e-5, "min_prob": 1e-7},
     # A loss that learns (issue 20 section 2): the authors' lt_mnist.py defaults.
     "legendretron": {"hidden": 4, "depth": 4, "blocks": 1},
+    # Binary losses (issue 19 section 4): EnsLoss's baselines (statmlben/ensLoss losses.py), AnyLoss's L = 73.
+    "bce": {}, "hinge": {}, "squared_hinge": {}, "exponential": {}, "sigmoid_ramp": {},
+    "binary_focal": {"gamma": 2.0, "alpha": None}, "anyloss": {"metric": "f_beta", "amplifier": 73.0, "beta": 1.0},
+    "ensloss": {"lam": 0.0, "seed": 0},
 }
+BINARY = {"bce", "hinge", "squared_hinge", "exponential", "sigmoid_ramp", "binary_focal", "anyloss", "ensloss"}
 NEEDS = {"ib": {"features"}, "ib_focal": {"features"}, "elr": {"indices"}, "anl_ce": {"model"}}
 NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
                 "label_aware_smoothing", "ib", "ib_focal", "pairwise_margin"}
@@ -97,6 +102,8 @@ def test_one_yaml_per_loss_with_its_public_class_and_defaults(name):
     defaults = _defaults(losses.get_loss_class(name))
     fields = {k: v for k, v in node.items() if k not in ("defaults", "_target_")}
     assert set(TABLE[name]) <= set(fields)
+    # ensloss.seed: ${seed}, the run's seed (each seed its own draws); the class's default is 0.
+    fields = {k: v for k, v in fields.items() if v != "${seed}"}
     assert fields == {k: defaults[k] for k in fields}
 
 
@@ -116,7 +123,7 @@ def test_missing_or_zero_class_counts_is_a_value_error(name):
         build_loss(name, num_classes=C, class_counts=[5, 4, 3])
 
 
-@pytest.mark.parametrize("name", sorted(set(TABLE) - NEEDS_COUNTS))
+@pytest.mark.parametrize("name", sorted(set(TABLE) - NEEDS_COUNTS - BINARY))  # binary: tests/losses/test_binary.py
 def test_losses_without_class_frequencies_ignore_class_counts(name, needs_inputs):
     logits, targets = _batch()
     torch.manual_seed(0)  # a learned loss (legendretron) draws its initial parameters: the same draws for both
@@ -257,7 +264,7 @@ def test_drw_switches_the_weights_on_at_reweight_from_epoch():
     assert not torch.allclose((per_sample * w).sum() / w.sum(), per_sample.mean())
 
 
-@pytest.mark.parametrize("name", sorted(set(TABLE) - {"ib", "ib_focal"}))  # IB's start_epoch is a schedule
+@pytest.mark.parametrize("name", sorted(set(TABLE) - {"ib", "ib_focal"} - BINARY))  # IB's start_epoch is a schedule
 def test_set_epoch_is_a_no_op_without_a_schedule(name, needs_inputs):
     logits, targets = _batch(3)
     loss_fn = build_loss(name, num_classes=C, class_counts=COUNTS)

@@ -55,7 +55,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", [name for name in list_losses() if not get_loss_class(name).needs])
+@pytest.mark.parametrize("name", [name for name in list_losses("multiclass") if not get_loss_class(name).needs])
 def test_loss_trains_digits_lt_well_above_chance(name, digits_lt, one_thread):
     class_counts, (x, y), (x_test, y_test) = digits_lt
     assert min(class_counts) < max(class_counts) / 5  # really long-tailed
@@ -82,7 +82,7 @@ def test_loss_trains_digits_lt_well_above_chance(name, digits_lt, one_thread):
 NEEDS_PARAMS = {"ib": {"start_epoch": 10}, "ib_focal": {"start_epoch": 10}}
 
 
-@pytest.mark.parametrize("name", [name for name in list_losses() if get_loss_class(name).needs])
+@pytest.mark.parametrize("name", [name for name in list_losses("multiclass") if get_loss_class(name).needs])
 def test_loss_with_needs_trains_digits_lt_through_the_training_module(name, digits_lt_config, one_thread):
     import functools
 

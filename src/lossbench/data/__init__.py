@@ -11,7 +11,8 @@ import importlib
 _MODULE_OF = {"ImageArrays": "base", "ImageDataModule": "base", "Cifar10DataModule": "cifar",
               "Cifar100DataModule": "cifar", "DigitsDataModule": "digits", "Gaussian2dDataModule": "gaussian2d",
               "ImageFolderDataModule": "image_folder", "FashionMnistDataModule": "mnist", "MnistDataModule": "mnist",
-              "SyntheticDataModule": "synthetic", "TabularDataModule": "tabular"}
+              "SyntheticDataModule": "synthetic", "TabularDataModule": "tabular", "SyntheticBinaryDataModule": "synthetic", "Cifar10PairDataModule": "pairs",
+              "FashionMnistPairDataModule": "pairs"}
 __all__ = list(_MODULE_OF)
 
 

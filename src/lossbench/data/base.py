@@ -72,6 +72,7 @@ class ImageDataModule(L.LightningDataModule):
     declared_shape: tuple[int, int] = (0, 0)  # (channels, height = width) of its images, known before loading
     asymmetric_noise: str | None = None  # which asymmetric noise map applies (noise.py), if any
     flip_allowed: bool = True  # False for digits: a mirrored digit is another shape
+    task: str = "multiclass"  # lossbench.tasks.TASKS: binary data has labels 0 and 1 and a one-score model
 
     def __init__(self, *, name: str, root: str | None = None, imbalance_ratio: float = 1.0,
                  profile: str = "exp", lt_seed: int = 0, val_fraction: float = 0.1, split_seed: int = 0,
@@ -203,7 +204,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def result_fields(self) -> dict:
         """Top-level results.json entries contributed by the data protocol."""
-        return {"dataset": self.dataset_facts(), "label_noise": self.noise_record}
+        return {"task": self.task, "dataset": self.dataset_facts(), "label_noise": self.noise_record}
 
     # -- loaders -----------------------------------------------------------------------------
     def _placement(self) -> tuple[torch.device, int, int]:

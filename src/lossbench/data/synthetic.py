@@ -32,3 +32,14 @@ class SyntheticDataModule(ImageDataModule):
         train_x, train_y = draw(self.train_per_class)
         test_x, test_y = draw(self.test_per_class)
         return ImageArrays(train_x, train_y, test_x, test_y)
+
+
+class SyntheticBinaryDataModule(SyntheticDataModule):
+    """The same prototypes with two classes, as a binary task (class 1 positive): for tests and smoke runs."""
+
+    task = "binary"
+
+    def __init__(self, *, num_classes: int = 2, **common):
+        if num_classes != 2:
+            raise ValueError(f"data.num_classes={num_classes!r}: synthetic_binary has two classes.")
+        super().__init__(num_classes=2, **common)

@@ -8,14 +8,17 @@ from lossbench.losses.registry import build_loss, get_loss_class, list_losses, r
 
 # Registration happens on import: keep one import per loss module here.
 from lossbench.losses import (  # noqa: E402,F401  isort: skip
-    alf, anl, asl, bi_tempered, brier, ce, class_balanced, comp_sum, dual_focal, elr, encouraging, eql, flsd, focal,
-    ib, js, lade, label_aware_smoothing, ldam, ldr, legendretron, logit_adjust, mbls, mdca, mmce, pairwise_margin, poly, seesaw,
-    spherical_z, square, squentropy, symmetric, taylor, vs)
+    alf, anl, anyloss, asl, bi_tempered, binary, brier, ce, class_balanced, comp_sum, dual_focal, elr, encouraging,
+    ensloss, eql, flsd, focal, ib, js, lade, label_aware_smoothing, ldam, ldr, legendretron, logit_adjust, mbls, mdca,
+    mmce, pairwise_margin, poly, seesaw, spherical_z, square, squentropy, symmetric, taylor, vs)
 
 from lossbench.losses.alf import AELLoss, AGCELoss, AULLoss, NCEandAELLoss, NCEandAGCELoss, NCEandAULLoss  # noqa: E402
 from lossbench.losses.anl import ANLCELoss  # noqa: E402
+from lossbench.losses.anyloss import AnyLoss  # noqa: E402
 from lossbench.losses.asl import AsymmetricSingleLabelLoss  # noqa: E402
 from lossbench.losses.bi_tempered import BiTemperedLoss  # noqa: E402
+from lossbench.losses.binary import (BCELoss, BinaryFocalLoss, BinaryLoss, ExponentialLoss, HingeLoss,  # noqa: E402
+                                     SigmoidRampLoss, SquaredHingeLoss)
 from lossbench.losses.brier import BrierLoss  # noqa: E402
 from lossbench.losses.ce import CrossEntropyLoss  # noqa: E402
 from lossbench.losses.class_balanced import ClassBalancedFocalLoss, ClassBalancedSigmoidLoss  # noqa: E402
@@ -23,6 +26,7 @@ from lossbench.losses.comp_sum import CompSumLoss, GeneralizedCrossEntropyLoss  
 from lossbench.losses.dual_focal import DualFocalLoss  # noqa: E402
 from lossbench.losses.elr import ELRLoss  # noqa: E402
 from lossbench.losses.encouraging import EncouragingLoss  # noqa: E402
+from lossbench.losses.ensloss import EnsLoss  # noqa: E402
 from lossbench.losses.eql import EqualizationLoss  # noqa: E402
 from lossbench.losses.flsd import FLSDLoss  # noqa: E402
 from lossbench.losses.focal import FocalLoss  # noqa: E402
@@ -48,11 +52,11 @@ from lossbench.losses.taylor import TaylorCrossEntropyLoss  # noqa: E402
 from lossbench.losses.vs import VSLoss  # noqa: E402
 
 __all__ = ["ClassificationLoss", "build_loss", "get_loss_class", "list_losses", "register_loss",
-           "AELLoss", "AGCELoss", "ANLCELoss", "AULLoss", "AsymmetricSingleLabelLoss", "BalancedSoftmaxLoss",
-           "BiTemperedLoss", "BrierLoss", "ClassBalancedFocalLoss", "ClassBalancedSigmoidLoss", "CompSumLoss",
-           "CrossEntropyLoss", "DualFocalLoss", "ELRLoss", "EncouragingLoss", "EqualizationLoss", "FLSDLoss",
-           "FocalLoss", "GeneralizedCrossEntropyLoss", "IBFocalLoss", "IBLoss", "JensenShannonLoss", "LADELoss",
+           "AELLoss", "AGCELoss", "ANLCELoss", "AULLoss", "AnyLoss", "AsymmetricSingleLabelLoss", "BCELoss",
+           "BalancedSoftmaxLoss", "BiTemperedLoss", "BinaryFocalLoss", "BinaryLoss", "BrierLoss", "ClassBalancedFocalLoss", "ClassBalancedSigmoidLoss", "CompSumLoss",
+           "CrossEntropyLoss", "DualFocalLoss", "ELRLoss", "EncouragingLoss", "EnsLoss", "EqualizationLoss", "ExponentialLoss", "FLSDLoss",
+           "FocalLoss", "GeneralizedCrossEntropyLoss", "HingeLoss", "IBFocalLoss", "IBLoss", "JensenShannonLoss", "LADELoss",
            "LDAMLoss", "LDRKLLoss", "LabelAwareSmoothingLoss", "LegendreTronLoss", "LogitAdjustedLoss", "MAELoss", "MDCALoss",
            "MMCELoss", "MbLSLoss", "NCEandAELLoss", "NCEandAGCELoss", "NCEandAULLoss", "NCEandRCELoss",
-           "NormalizedCrossEntropyLoss", "PairwiseMarginLoss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SeesawLoss", "SphericalZLoss",
-           "SquareLoss", "SquentropyLoss", "SymmetricCrossEntropyLoss", "TaylorCrossEntropyLoss", "VSLoss"]
+           "NormalizedCrossEntropyLoss", "PairwiseMarginLoss", "Poly1CrossEntropyLoss", "Poly1FocalLoss", "SeesawLoss", "SigmoidRampLoss", "SphericalZLoss",
+           "SquareLoss", "SquaredHingeLoss", "SquentropyLoss", "SymmetricCrossEntropyLoss", "TaylorCrossEntropyLoss", "VSLoss"]

@@ -96,6 +96,8 @@ class ClassificationLoss(nn.Module):
     """
 
     name: str = "?"  # set by @register_loss
+    #: The tasks this loss fits (lossbench.tasks.TASKS): the data module's task must be one of them.
+    tasks: frozenset = frozenset({"multiclass"})
     needs_class_counts: bool = False
     #: Inputs beyond (logits, targets) this loss takes as keywords, a subset of NEEDS_KEYS.
     needs: frozenset = frozenset()

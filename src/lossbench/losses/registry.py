@@ -24,9 +24,9 @@ def register_loss(name: str):
     return decorator
 
 
-def list_losses() -> list[str]:
-    """Sorted names of every registered loss."""
-    return sorted(_LOSSES)
+def list_losses(task: str | None = None) -> list[str]:
+    """Sorted names of every registered loss, or of those that fit `task` (multiclass, binary, multilabel)."""
+    return sorted(name for name, cls in _LOSSES.items() if task is None or task in cls.tasks)
 
 
 def get_loss_class(name: str) -> type:
