@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lossbench.results import SCALAR_TEST_METRICS
+from lossbench.results import ALL_SCALAR_TEST_METRICS
 
 
 def scalar_results(out: dict) -> dict[str, float]:
@@ -21,7 +21,7 @@ def scalar_results(out: dict) -> dict[str, float]:
     scalars = {}
     for which in ("final", "best"):
         block = out.get(which) or {}
-        scalars.update({f"{which}/{k}": float(block[k]) for k in SCALAR_TEST_METRICS if block.get(k) is not None})
+        scalars.update({f"{which}/{k}": float(block[k]) for k in ALL_SCALAR_TEST_METRICS if block.get(k) is not None})
     return scalars
 
 

@@ -14,12 +14,14 @@ from collections.abc import Sequence
 
 from lossbench.overrides import override_key
 from lossbench.resume import RESUME_NEUTRAL_KEYS
-from lossbench.results import SCALAR_TEST_METRICS
+from lossbench.results import ALL_SCALAR_TEST_METRICS, shown_metrics
 
-_NARROW = {"test_balanced_acc": "bal", "test_medium_acc": "med"}  # 80 columns
-METRICS = tuple((key, _NARROW.get(key, label)) for key, label in SCALAR_TEST_METRICS.items())
+_NARROW = {"test_balanced_acc": "bal", "test_medium_acc": "med", "test_gmean": "Gm", "test_auroc": "AUC", "test_auprc": "AP"}  # 80 columns
+COLUMNS = {key: _NARROW.get(key, label) for key, label in ALL_SCALAR_TEST_METRICS.items()}
 LEGEND = ("acc/bal = accuracy / balanced accuracy, many/med/few = shot groups, ECE: all in %; NLL in nats; "
           "final = last epoch, best = best on validation")
+BINARY_LEGEND = ("acc/bal = accuracy / balanced accuracy; F1, Gm (G-mean), AUC (AUROC), AP (AUPRC) of the positive class 1; "
+                 "ECE: all in %; NLL in nats; final = last epoch, best = best on validation")
 # Overrides that say how a run is run or shown, never what it computes: not part of a label.
 _QUIET_KEYS = ("seed", "hydra", *RESUME_NEUTRAL_KEYS)
 
@@ -63,11 +65,12 @@ def run_metrics_table(results: Sequence[dict], title: str):
     if len(datasets) == 1:
         title += f" ({datasets.pop()})"
     # One space between columns (not rich's two) leaves the run label room to wrap in 80 columns.
+    metrics = shown_metrics(res.get(which) for res in results for which in ("final", "best"))
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  padding=(0, 0, 0, 1), caption=LEGEND,
+                  padding=(0, 0, 0, 1), caption=LEGEND if "test_many_acc" in metrics else BINARY_LEGEND,
                   caption_justify="left")
-    table.add_column("run", overflow="fold", min_width=12)
-    for column in ("seed", "ckpt", "ep", *(label for _, label in METRICS)):
+    table.add_column("run", overflow="fold", min_width=12 if len(metrics) <= 7 else 7)  # 80 columns
+    for column in ("seed", "ckpt", "ep", *(COLUMNS[key] for key in metrics)):
         table.add_column(column, justify="left" if column == "ckpt" else "right", no_wrap=True)
     for label, res in zip(run_labels(results), results):
         if res.get("status") != "completed":
@@ -78,7 +81,7 @@ def run_metrics_table(results: Sequence[dict], title: str):
             block = res.get(which)
             if block:
                 table.add_row(label if first else "", str(res["seed"]) if first else "", which, str(block["epoch"]),
-                              *(_metric_cell(block.get(key), key) for key, _ in METRICS))
+                              *(_metric_cell(block.get(key), key) for key in metrics))
                 first = False
     return table
 

@@ -20,9 +20,9 @@ import statistics
 from dataclasses import dataclass, field
 
 from lossbench.report.collect import Collection, Run
-from lossbench.results import SCALAR_TEST_METRICS
+from lossbench.results import ALL_SCALAR_TEST_METRICS
 
-METRICS = tuple(SCALAR_TEST_METRICS)
+METRICS = tuple(ALL_SCALAR_TEST_METRICS)  # a binary task's among them (None for the others)
 
 
 @dataclass

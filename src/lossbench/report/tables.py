@@ -8,11 +8,11 @@ from __future__ import annotations
 import csv
 import io
 
-from lossbench.report.aggregate import METRICS, Row, Stat
+from lossbench.report.aggregate import Row, Stat
 from lossbench.report.compare import Comparison
-from lossbench.results import SCALAR_TEST_METRICS
+from lossbench.results import ALL_SCALAR_TEST_METRICS, SCALAR_TEST_METRICS, shown_metrics
 
-LABELS = SCALAR_TEST_METRICS
+LABELS = ALL_SCALAR_TEST_METRICS
 STATS_NOTE = ("Cells are mean ± sample standard deviation (ddof = 1) over seeds; n = number of distinct seeds, "
               "std \"-\" when n = 1. A row pools only runs whose configs are equal apart from the seed; runs that "
               "differ elsewhere are separate rows, named by the differing keys in [brackets]. A seed run twice is "
@@ -82,15 +82,23 @@ def n_cell(row: Row) -> str:
     return str(len(row.completed)) + (f" (dup seed {', '.join(map(str, dup))})" if dup else "")
 
 
+def shown(rows: list[Row]) -> list[str]:
+    """The metric columns of these rows (results.shown_metrics: binary ones instead of the shot groups
+    for rows of binary tasks)."""
+    return shown_metrics({m: (s.mean if s.n else None) for m, s in row.final.items()}
+                         for row in rows if row.status == "ok")
+
+
 def metric_table(rows: list[Row], which: str) -> str:
-    header = ["method", "setting", "n", *(LABELS[m] for m in METRICS)]
+    metrics = shown(rows)
+    header = ["method", "setting", "n", *(LABELS[m] for m in metrics)]
     body = []
     for row in rows:
         stats = getattr(row, which)
         if row.status != "ok":
-            body.append([row.label, row.setting, "0", row.status, *([""] * (len(METRICS) - 1))])
+            body.append([row.label, row.setting, "0", row.status, *([""] * (len(metrics) - 1))])
             continue
-        body.append([row.label, row.setting, n_cell(row), *(fmt(stats[m], m) for m in METRICS)])
+        body.append([row.label, row.setting, n_cell(row), *(fmt(stats[m], m) for m in metrics)])
     return md_table(header, body)
 
 
@@ -148,12 +156,16 @@ def csv_text(all_rows: dict[str, list[Row]]) -> str:
     columns = ["experiment", "setting", "method", "differing_keys", "status", "n_seeds", "seeds", "duplicate_seeds",
                "n_failed", "n_incomplete"]
     for which in ("final", "best"):
-        for m in METRICS:
+        for m in SCALAR_TEST_METRICS:
             columns += [f"{which}_{m}_mean", f"{which}_{m}_std"]
     columns += ["expected_source", "expected_metric", "expected_form", "expected_epoch", "expected_value",
                 "expected_std", "ours_value", "ours_std", "ours_n", "diff_ours_minus_expected", "verdict",
                 "ours_final_value", "ours_final_std", "ours_best_value", "ours_best_std", "diff_final", "diff_best",
                 "expected_baseline", "expected_baseline_value", "expected_gap", "ours_gap_final", "ours_gap_best"]
+    # A binary task's metrics go after the fixed columns, and only into a CSV with binary runs.
+    extra = [m for m in shown([r for rows in all_rows.values() for r in rows]) if m not in SCALAR_TEST_METRICS]
+    columns += [f"{which}_{m}_{part}" for which in ("final", "best") for m in extra for part in ("mean", "std")]
+    metrics = [*SCALAR_TEST_METRICS, *extra]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns)
     writer.writeheader()
@@ -169,7 +181,7 @@ def csv_text(all_rows: dict[str, list[Row]]) -> str:
                    "duplicate_seeds": " ".join(map(str, row.duplicate_seeds)), "n_failed": len(row.failed),
                    "n_incomplete": len(row.incomplete)}
             for which in ("final", "best"):
-                for m in METRICS:
+                for m in metrics:
                     s = getattr(row, which)[m]
                     rec[f"{which}_{m}_mean"], rec[f"{which}_{m}_std"] = num(s.mean), num(s.std)
             for c in row.comparisons[:1]:
@@ -246,7 +258,7 @@ def _stat_cells(s) -> list[str]:
     ci = f"[{_pp(s.ci_low, s.metric)}, {_pp(s.ci_high, s.metric)}]" if s.ci_low is not None else "-"
     boot = f"[{_pp(s.boot_low, s.metric)}, {_pp(s.boot_high, s.metric)}]" if s.boot_low is not None else "-"
     mdd = "-" if s.min_detectable_diff is None else _pp(s.min_detectable_diff, s.metric).lstrip("+")
-    return [s.setting, s.method, SCALAR_TEST_METRICS[s.metric], f"{s.n}" + (" (Welch)" if s.test == "welch" else ""),
+    return [s.setting, s.method, LABELS[s.metric], f"{s.n}" + (" (Welch)" if s.test == "welch" else ""),
             _pp(s.diff_vs_baseline, s.metric), ci, boot, _p(s.p_ttest), _p(s.p_wilcoxon), _p(s.p_holm), s.verdict,
             mdd]
 
