@@ -51,3 +51,10 @@ def test_smoke_narrows_a_model_with_a_width_and_leaves_the_others_alone():
     cnn = smoke_overrides(["data=cifar10", "model=resnet32", "loss=ce"], SYNTHETIC_KEYS, 10,
                           frozenset({"_target_", "depth", "classifier"}))
     assert not [o for o in cnn if o.startswith("model.width")]
+
+
+def test_smoke_of_a_binary_task_runs_on_synthetic_binary():
+    out = smoke_overrides(["data=breast_cancer", "data.imbalance_ratio=10", "loss=anyloss"], SYNTHETIC_KEYS, 2,
+                          task="binary")
+    assert "data=synthetic_binary" in out and "data=synthetic" not in out
+    assert not [o for o in out if o.startswith("data.num_classes")] and "data.imbalance_ratio=10" in out

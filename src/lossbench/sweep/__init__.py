@@ -128,25 +128,26 @@ def plan(args: argparse.Namespace, recorded: dict[str, list[str]] | None = None)
 
 def to_smoke(jobs):
     """The smoke version of each job (see smoke.py)."""
-    from lossbench.sweep.compose import compose, data_num_classes, hydra_context
+    from lossbench.sweep.compose import compose, data_classes, hydra_context
     from lossbench.sweep.smoke import smoke_overrides
     from lossbench.overrides import override_key
 
     smoked = []
     with hydra_context():
         synthetic_keys = set(compose(["data=synthetic"]).data.keys())
-        classes: dict[str, int] = {}
+        classes: dict[str, tuple[int, str]] = {}
         model_keys: dict[str, frozenset] = {}
         for job in jobs:
             data = next((o for o in job.overrides if override_key(o) == "data"), "data=<default>")
             if data not in classes:
-                classes[data] = data_num_classes(compose([o for o in job.overrides if override_key(o) == "data"]))
+                classes[data] = data_classes(compose([o for o in job.overrides if override_key(o) == "data"]))
             model = next((o for o in job.overrides if override_key(o) == "model"), "model=<default>")
             if model not in model_keys:
                 chosen = [o for o in job.overrides if override_key(o) == "model"]
                 model_keys[model] = frozenset(compose(chosen).model.keys())
-            smoked.append(replace(job, overrides=smoke_overrides(job.overrides, synthetic_keys, classes[data],
-                                                                 model_keys[model])))
+            num_classes, task = classes[data]
+            smoked.append(replace(job, overrides=smoke_overrides(job.overrides, synthetic_keys, num_classes,
+                                                                 model_keys[model], task=task)))
     return smoked
 
 

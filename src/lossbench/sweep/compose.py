@@ -30,17 +30,21 @@ def compose(overrides: list[str]):
         raise UsageError(" ".join(str(err).split())) from None
 
 
-def data_num_classes(cfg) -> int:
-    """Number of classes of the composed config's dataset, without loading any data."""
-    from hydra.utils import get_class
+def data_classes(cfg) -> tuple[int, str]:
+    """(number of classes, task) of the composed config's dataset, without loading any data: from the
+    data module as constructed (two-class pairs and tables set theirs there), which loads nothing."""
+    from hydra.utils import get_class, instantiate
 
-    if "num_classes" in cfg.data:
-        return int(cfg.data.num_classes)
-    n = int(getattr(get_class(cfg.data._target_), "num_classes", 0) or 0)
+    cls = get_class(cfg.data._target_)
+    try:
+        module = instantiate(cfg.data)
+    except Exception:  # a value only the job can resolve: the class's own
+        module = cls
+    n = int(getattr(module, "num_classes", 0) or 0)
     if n < 2:
         raise UsageError(f"cannot tell how many classes data={cfg.data.get('name')} has for --smoke; give the "
                          f"data config a num_classes field.")
-    return n
+    return n, str(getattr(module, "task", "multiclass"))
 
 
 def validate(jobs, label: str = "job") -> None:

@@ -1,6 +1,6 @@
 """`lossbench sweep NAME --smoke`: every job shrunk to a couple of batches on tiny synthetic data.
 
-Per job: `data=X` becomes `data=synthetic` with X's number of classes; the data options synthetic
+Per job: `data=X` becomes `data=synthetic` with X's number of classes (`synthetic_binary` for a binary task); the data options synthetic
 also has are kept (imbalance ratio, label noise, sampler, validation fraction, ...) and the others
 dropped (root, per-channel mean/std, ...); asymmetric label noise becomes pairflip (the asymmetric
 maps are those of CIFAR/MNIST classes); with an imbalance ratio rho the synthetic set gets ceil(2 rho) images per class
@@ -44,7 +44,7 @@ def kept_in_smoke(command_line: list[str]) -> list[str]:
 
 
 def smoke_overrides(overrides: list[str], synthetic_keys: set[str], num_classes: int,
-                    model_keys: frozenset[str] = frozenset()) -> list[str]:
+                    model_keys: frozenset[str] = frozenset(), task: str = "multiclass") -> list[str]:
     """The smoke version of a job's overrides; `model_keys`: the keys of the job's model config."""
     kept, extra = [], []
     for override in overrides:
@@ -78,5 +78,5 @@ def smoke_overrides(overrides: list[str], synthetic_keys: set[str], num_classes:
         # four smoke steps (calibration's squentropy on ResNet-50 did: a NaN NLL, now a "diverged" job);
         # clipping keeps the smoke run a check of the plumbing. Real runs are never clipped unless asked.
         extra.append(f"trainer.gradient_clip_val={SMOKE_CLIP}")
-    return merge_overrides(["data=synthetic", f"data.num_classes={num_classes}", "trainer=smoke"], kept, extra,
-                           small_batches)
+    data = ["data=synthetic_binary"] if task == "binary" else ["data=synthetic", f"data.num_classes={num_classes}"]
+    return merge_overrides([*data, "trainer=smoke"], kept, extra, small_batches)
