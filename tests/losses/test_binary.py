@@ -14,6 +14,11 @@ from lossbench.losses import build_loss, list_losses
 from tests.conftest import value_and_grad
 
 BINARY = ["anyloss", "bce", "binary_focal", "ensloss", "exponential", "hinge", "sigmoid_ramp", "squared_hinge"]
+COUNTS = [30, 10]  # training class counts: 40 examples, the size of _batch's batches (AnyLoss's n)
+
+
+def _loss(name, **params):
+    return build_loss(name, class_counts=COUNTS, **params)
 
 
 def _batch(scale, n=40, seed=0):
@@ -66,7 +71,7 @@ def test_list_losses_by_task():
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 def test_margin_losses_match_the_reference_code_in_float64(name, scale):
     s, y = _batch(scale)
-    value, grad = value_and_grad(build_loss(name), s, y)
+    value, grad = value_and_grad(_loss(name), s, y)
     ref_value, ref_grad = value_and_grad(lambda z, t: REFERENCES[name](z, t).mean(), s, y)
     torch.testing.assert_close(value, ref_value, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-8, atol=1e-12)
@@ -75,7 +80,7 @@ def test_margin_losses_match_the_reference_code_in_float64(name, scale):
 @pytest.mark.parametrize("alpha", [0.25, 0.75])
 def test_binary_focal_with_alpha_is_retinanets(alpha):
     s, y = _batch(3.0)
-    value, grad = value_and_grad(build_loss("binary_focal", alpha=alpha, gamma=1.5), s, y)
+    value, grad = value_and_grad(_loss("binary_focal", alpha=alpha, gamma=1.5), s, y)
     ref_value, ref_grad = value_and_grad(lambda z, t: ref_focal(z, t, alpha, 1.5).mean(), s, y)
     torch.testing.assert_close(value, ref_value, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-8, atol=1e-12)
@@ -84,16 +89,17 @@ def test_binary_focal_with_alpha_is_retinanets(alpha):
 def test_scores_of_shape_n_by_1_are_the_same_as_n():
     s, y = _batch(2.0)
     for name in BINARY:
-        loss = build_loss(name).eval()  # ensloss: the same draw for both calls
+        loss = _loss(name).eval()  # ensloss: the same draw for both calls
         torch.testing.assert_close(loss(s[:, None], y), loss(s, y))
 
 
 # -- AnyLoss -------------------------------------------------------------------------------------------
-def ref_anyloss(metric, s, y, L=73.0, beta=1.0):
-    """The README's Ours_Accu / Ours_Fbeta / Ours_Gmean / Ours_BAccu, y_pred = sigmoid(s)."""
+def ref_anyloss(metric, s, y, L=73.0, beta=1.0, yl=None):
+    """The README's Ours_Accu / Ours_Fbeta / Ours_Gmean / Ours_BAccu, y_pred = sigmoid(s); yl is their
+    y_train.shape[0] (the training set's size; the batch's own in full-batch training)."""
     y = y.double()
     y_pred = 1 / (1 + torch.exp(-L * (torch.sigmoid(s) - 0.5)))
-    yl = len(y)
+    yl = len(y) if yl is None else yl
     if metric == "accuracy":
         return 1 - (yl - y.sum() - y_pred.sum() + 2 * (y * y_pred).sum()) / yl
     if metric == "f_beta":
@@ -104,19 +110,24 @@ def ref_anyloss(metric, s, y, L=73.0, beta=1.0):
     return 1 - (yl * (syhy + sy) - sy * (y_pred.sum() + sy)) / (2 * sy * (yl - sy))
 
 
+@pytest.mark.parametrize("size,train_size", [("train", 40), ("train", 1000), ("batch", 40)])
 @pytest.mark.parametrize("metric", ["accuracy", "f_beta", "gmean", "balanced_accuracy"])
 @pytest.mark.parametrize("scale", [0.05, 0.5, 3.0])
-def test_anyloss_is_the_authors_metric_loss(metric, scale):
+def test_anyloss_is_the_authors_metric_loss(metric, scale, size, train_size):
+    """size=train: their Keras losses' yl = y_train.shape[0] with batch sums (here a training set of
+    1000 and batches of 40); size=batch: the metric of the batch (yl = 40)."""
     s, y = _batch(scale)
-    value, grad = value_and_grad(build_loss("anyloss", metric=metric), s, y)
-    ref_value, ref_grad = value_and_grad(lambda z, t: ref_anyloss(metric, z, t), s, y)
+    loss = build_loss("anyloss", metric=metric, size=size, class_counts=[train_size - 10, 10])
+    value, grad = value_and_grad(loss, s, y)
+    yl = train_size if size == "train" else len(y)
+    ref_value, ref_grad = value_and_grad(lambda z, t: ref_anyloss(metric, z, t, yl=yl), s, y)
     torch.testing.assert_close(value, ref_value, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-7, atol=1e-12)
 
 
 def test_anyloss_f2_and_the_amplifier():
     s, y = _batch(0.5)
-    value, _ = value_and_grad(build_loss("anyloss", metric="f_beta", beta=2.0, amplifier=10.0), s, y)
+    value, _ = value_and_grad(_loss("anyloss", metric="f_beta", beta=2.0, amplifier=10.0), s, y)
     torch.testing.assert_close(value, ref_anyloss("f_beta", s, y, L=10.0, beta=2.0), rtol=1e-10, atol=0)
 
 
@@ -135,16 +146,18 @@ def test_anyloss_gradient_is_the_notebooks_hand_derivation(metric):
         expected = -(2 * (yd * yp_pz * (sy + syh) - yp_pz * syhy)) / (sy + syh) ** 2
     else:
         expected = -(yl * yd * yp_pz - sy * yp_pz) / (2 * sy * (yl - sy))
-    _, grad = value_and_grad(build_loss("anyloss", metric=metric), s, y)
+    _, grad = value_and_grad(_loss("anyloss", metric=metric), s, y)
     torch.testing.assert_close(grad, expected, rtol=1e-8, atol=1e-14)
 
 
 def test_anyloss_refuses_reweighting_and_survives_a_batch_of_one_class():
     with pytest.raises(ValueError, match="no per-example terms to weight"):
         build_loss("anyloss", reweight="inverse", class_counts=[10, 5])
+    with pytest.raises(ValueError, match="needs class_counts"):  # size=train: n is the training set's size
+        build_loss("anyloss")
     s = torch.randn(8, dtype=torch.float64, requires_grad=True)
     for metric in ("accuracy", "f_beta", "gmean", "balanced_accuracy"):
-        value = build_loss("anyloss", metric=metric)(s, torch.zeros(8, dtype=torch.long))
+        value = _loss("anyloss", metric=metric)(s, torch.zeros(8, dtype=torch.long))
         (grad,) = torch.autograd.grad(value, s)
         assert torch.isfinite(value) and torch.isfinite(grad).all()
 
@@ -168,7 +181,7 @@ def ref_ensloss(s, y, z):
 
 
 def test_ensloss_is_the_authors_forward_given_the_same_draws():
-    loss = build_loss("ensloss", seed=3).double().train()
+    loss = _loss("ensloss", seed=3).double().train()
     for step in range(3):
         s, y = _batch(2.0, seed=step)
         z = torch.randn(len(s), generator=torch.Generator().manual_seed(3 * 1_000_003 + step), dtype=torch.float64)
@@ -180,7 +193,7 @@ def test_ensloss_is_the_authors_forward_given_the_same_draws():
 
 
 def test_ensloss_derivatives_are_negative_non_decreasing_and_vanish_superlinearly():
-    loss = build_loss("ensloss").double().train()
+    loss = _loss("ensloss").double().train()
     m = torch.linspace(-3, 6, 200, dtype=torch.float64)
     g = loss.derivatives(m)
     assert (g < 0).all() and (g >= -1 - 1e-6).all()
@@ -191,18 +204,18 @@ def test_ensloss_derivatives_are_negative_non_decreasing_and_vanish_superlinearl
 
 def test_ensloss_is_reproducible_and_resumes_its_draws():
     s, y = _batch(1.0)
-    first = build_loss("ensloss", seed=5).train()
+    first = _loss("ensloss", seed=5).train()
     values = [first(s.float(), y) for _ in range(4)]
-    again = build_loss("ensloss", seed=5).train()
+    again = _loss("ensloss", seed=5).train()
     torch.testing.assert_close([again(s.float(), y) for _ in range(4)], values)
-    resumed = build_loss("ensloss", seed=5).train()
-    partial = build_loss("ensloss", seed=5).train()
+    resumed = _loss("ensloss", seed=5).train()
+    partial = _loss("ensloss", seed=5).train()
     partial(s.float(), y), partial(s.float(), y)
     resumed.load_state_dict(partial.state_dict())  # the step counter travels in the checkpoint
     torch.testing.assert_close([resumed(s.float(), y) for _ in range(2)], values[2:])
-    other = build_loss("ensloss", seed=6).train()
+    other = _loss("ensloss", seed=6).train()
     assert not torch.equal(other(s.float(), y), values[0])
-    frozen = build_loss("ensloss", seed=5).eval()
+    frozen = _loss("ensloss", seed=5).eval()
     frozen(s.float(), y)
     assert frozen.step == 0  # evaluation does not advance the draws
 
@@ -212,7 +225,7 @@ def test_ensloss_is_reproducible_and_resumes_its_draws():
 # gradient is by design not the derivative of its value: checked against the authors' forward above.
 @pytest.mark.parametrize("name", [n for n in BINARY if n != "ensloss"])
 def test_gradcheck_in_float64(name):
-    loss = build_loss(name).eval()
+    loss = _loss(name).eval()
     s, y = _batch(1.5, n=10)
     s.requires_grad_(True)
     assert torch.autograd.gradcheck(lambda t: loss(t, y), (s,), eps=1e-6, atol=1e-7, rtol=1e-5)
@@ -225,19 +238,19 @@ def test_finite_for_huge_scores_in_float32_and_bf16_autocast(name, scale):
         s, y = _batch(scale)
         s = s.float().requires_grad_(True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            value = build_loss(name).train()(s.to(torch.bfloat16) if autocast else s, y)
+            value = _loss(name).train()(s.to(torch.bfloat16) if autocast else s, y)
         (grad,) = torch.autograd.grad(value, s)
         assert value.dtype == torch.float32 and torch.isfinite(value) and torch.isfinite(grad).all()
 
 
 def test_exponential_overflows_as_the_reference_does():
     s = torch.tensor([-100.0, 2.0])
-    assert math.isinf(build_loss("exponential")(s, torch.tensor([1, 1])).item())
+    assert math.isinf(_loss("exponential")(s, torch.tensor([1, 1])).item())
 
 
 def test_evaluation_logits_are_zero_and_the_score_with_post_hoc_adjustment():
     s, y = _batch(2.0)
-    logits = build_loss("bce").adjust_eval_logits(s[:, None])
+    logits = _loss("bce").adjust_eval_logits(s[:, None])
     assert logits.shape == (len(s), 2) and torch.equal(logits[:, 0], torch.zeros(len(s), dtype=s.dtype))
     torch.testing.assert_close(logits.softmax(1)[:, 1], torch.sigmoid(s))
     adjusted = build_loss("bce", posthoc_tau=1.0, class_counts=[90, 10]).adjust_eval_logits(s)
@@ -246,11 +259,11 @@ def test_evaluation_logits_are_zero_and_the_score_with_post_hoc_adjustment():
 
 def test_a_binary_loss_refuses_more_classes_and_the_logz_penalty():
     with pytest.raises(ValueError, match="a binary loss has two classes"):
-        build_loss("hinge", num_classes=10)
+        _loss("hinge", num_classes=10)
     with pytest.raises(ValueError, match="logz_penalty"):
-        build_loss("bce", logz_penalty=0.1)
+        _loss("bce", logz_penalty=0.1)
     with pytest.raises(ValueError, match=r"one score per example \(\[N\] or \[N, 1\]\)"):
-        build_loss("bce")(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))
+        _loss("bce")(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))
 
 
 @pytest.mark.parametrize("name", BINARY)
@@ -266,7 +279,8 @@ def test_each_binary_loss_learns_breast_cancer(name):
     data.setup()
     x, y = data.train_x.flatten(1), data.train_y
     model = torch.nn.Linear(x.shape[1], 1)
-    loss = build_loss(name, **({"metric": "balanced_accuracy"} if name == "anyloss" else {})).train()
+    loss = build_loss(name, class_counts=data.class_counts,
+                      **({"metric": "balanced_accuracy"} if name == "anyloss" else {})).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(300):
         optimizer.zero_grad()

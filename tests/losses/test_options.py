@@ -50,7 +50,7 @@ TABLE = {
     "legendretron": {"hidden": 4, "depth": 4, "blocks": 1},
     # Binary losses (issue 19 section 4): EnsLoss's baselines (statmlben/ensLoss losses.py), AnyLoss's L = 73.
     "bce": {}, "hinge": {}, "squared_hinge": {}, "exponential": {}, "sigmoid_ramp": {},
-    "binary_focal": {"gamma": 2.0, "alpha": None}, "anyloss": {"metric": "f_beta", "amplifier": 73.0, "beta": 1.0},
+    "binary_focal": {"gamma": 2.0, "alpha": None}, "anyloss": {"metric": "f_beta", "amplifier": 73.0, "beta": 1.0, "size": "train"},
     "ensloss": {"lam": 0.0, "seed": 0},
 }
 BINARY = {"bce", "hinge", "squared_hinge", "exponential", "sigmoid_ramp", "binary_focal", "anyloss", "ensloss"}

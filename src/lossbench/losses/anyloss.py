@@ -5,12 +5,17 @@ at fb98590, README.md `Ours_Accu`, `Ours_Fbeta`, `Ours_Gmean`, `Ours_BAccu` and 
 With p = sigmoid(s) the predicted probability and the amplifier
     yhat = sigmoid(L (p - 1/2)),   L = 73 (the authors' default),
 which pushes p towards 0 or 1 so that the soft counts approach the confusion matrix's,
-    TP = sum y yhat,  FN = sum y - TP,  FP = sum yhat - TP,  TN = N - sum y - sum yhat + TP
+    TP = sum y yhat,  FN = sum y - TP,  FP = sum yhat - TP,  TN = n - sum y - sum yhat + TP
 over the batch, the loss is 1 - metric:
-    accuracy           (TP + TN) / N
+    accuracy           (TP + TN) / n
     f_beta             (1 + beta^2) TP / (beta^2 sum y + sum yhat)      (beta = 1: F1)
     gmean              sqrt(TP TN / (P N)), P = sum y, N = n - P
     balanced_accuracy  (TP / P + TN / N) / 2
+n is the size the authors' code puts there (`size`): their Keras losses (README, notebooks 4-2x)
+use the whole training set's size, `yl = y_train.shape[0]`, with the sums over the mini-batch
+(`size: train`, the default, followed here: n = the training class counts' sum); their SLP code
+trains on the full batch, where the two agree. `size: batch` is the metric of the batch itself
+(n = the batch's size), the paper's formula applied per batch. f_beta has no n.
 It is a loss of the whole batch, not a mean of per-example terms (`batch_term`); a batch without a
 positive (or, for gmean and balanced accuracy, without a negative) has no value for the metric: the
 authors' code divides by zero there; here that batch's loss is the metric's value with the empty
@@ -27,13 +32,17 @@ from lossbench.losses.binary import BinaryLoss
 from lossbench.losses.registry import register_loss
 
 METRICS = ("accuracy", "f_beta", "gmean", "balanced_accuracy")
+SIZES = ("train", "batch")
 
 
 @register_loss("anyloss")
 class AnyLoss(BinaryLoss):
     """1 - metric(soft confusion matrix of the batch) with the amplified probabilities."""
 
-    def __init__(self, *, metric: str = "f_beta", amplifier: float = 73.0, beta: float = 1.0, **common):
+    def __init__(self, *, metric: str = "f_beta", amplifier: float = 73.0, beta: float = 1.0, size: str = "train",
+                 **common):
+        self.size = check_choice("size", size, SIZES)
+        self.needs_class_counts = self.size == "train"  # n = the training set's size
         if common.get("reweight", "none") != "none":
             raise ValueError("reweight: AnyLoss is a metric of the whole batch's confusion matrix, with no "
                              "per-example terms to weight; pick the metric instead (balanced_accuracy, gmean).")
@@ -41,6 +50,7 @@ class AnyLoss(BinaryLoss):
         self.metric = check_choice("metric", metric, METRICS)
         self.amplifier = check_range("amplifier", amplifier, 0.0, low_open=True)
         self.beta = check_range("beta", beta, 0.0, low_open=True)
+        self.class_counts_list = None if self.class_counts is None else self.class_counts.tolist()
 
     def per_sample(self, logits, targets, **inputs):
         return torch.zeros_like(logits)  # the whole loss is the batch's (batch_term)
@@ -48,7 +58,8 @@ class AnyLoss(BinaryLoss):
     def batch_term(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
         y = targets.to(logits.dtype)
         yhat = torch.sigmoid(self.amplifier * (torch.sigmoid(logits) - 0.5))
-        n = float(len(y))  # a Python number: no tensor made on the device per step
+        # A Python number: no tensor made on the device per step.
+        n = float(sum(self.class_counts_list)) if self.size == "train" else float(len(y))
         tp, sum_y, sum_yhat = (y * yhat).sum(), y.sum(), yhat.sum()
         tn = n - sum_y - sum_yhat + tp
         positives, negatives = sum_y.clamp_min(1.0), (n - sum_y).clamp_min(1.0)
@@ -64,4 +75,5 @@ class AnyLoss(BinaryLoss):
         return 1 - value
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, metric={self.metric!r}, amplifier={self.amplifier:g}, beta={self.beta:g}"
+        return (f"{super().extra_repr()}, metric={self.metric!r}, amplifier={self.amplifier:g}, beta={self.beta:g}, "
+                f"size={self.size!r}")
