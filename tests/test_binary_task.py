@@ -74,8 +74,8 @@ def test_a_loss_of_another_task_is_a_config_error_naming_those_that_fit(args, wo
 def test_list_losses_by_task(tmp_path):
     proc = run_cli(["list", "losses", "--task", "binary"], tmp_path)
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert proc.returncode == 0 and names == ["anyloss", "bce", "binary_focal", "ensloss", "exponential", "hinge",
-                                              "sigmoid_ramp", "squared_hinge"]
+    assert proc.returncode == 0 and names == ["anyloss", "bce", "binary_focal", "binary_mse", "ensloss", "exponential",
+                                              "hinge", "sigmoid_ramp", "squared_hinge"]
     assert all("task: binary" in line for line in proc.stdout.splitlines())
     proc = run_cli(["list", "losses", "--task", "multilabl"], tmp_path)
     assert proc.returncode == 2 and "the tasks are multiclass, binary, multilabel" in proc.stderr

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from lossbench.losses import build_loss, list_losses
 from tests.conftest import value_and_grad
 
-BINARY = ["anyloss", "bce", "binary_focal", "ensloss", "exponential", "hinge", "sigmoid_ramp", "squared_hinge"]
+BINARY = ["anyloss", "bce", "binary_focal", "binary_mse", "ensloss", "exponential", "hinge", "sigmoid_ramp",
+          "squared_hinge"]
 COUNTS = [30, 10]  # training class counts: 40 examples, the size of _batch's batches (AnyLoss's n)
 
 
@@ -59,6 +60,8 @@ REFERENCES = {
     "squared_hinge": lambda s, y: ref_hinge(s, y) ** 2,
     "sigmoid_ramp": lambda s, y: 1 - torch.sigmoid(s * (2.0 * y - 1.0)),
     "binary_focal": ref_focal,
+    # AnyLoss's MSE baseline (notebook 4-22: tf.reduce_mean(tf.math.square(y_true - y_pred)), y_pred = sigmoid(s))
+    "binary_mse": lambda s, y: (y.double() - torch.sigmoid(s)) ** 2,
 }
 
 

@@ -49,11 +49,12 @@ TABLE = {
     # A loss that learns (issue 20 section 2): the authors' lt_mnist.py defaults.
     "legendretron": {"hidden": 4, "depth": 4, "blocks": 1},
     # Binary losses (issue 19 section 4): EnsLoss's baselines (statmlben/ensLoss losses.py), AnyLoss's L = 73.
-    "bce": {}, "hinge": {}, "squared_hinge": {}, "exponential": {}, "sigmoid_ramp": {},
+    "bce": {}, "hinge": {}, "squared_hinge": {}, "exponential": {}, "sigmoid_ramp": {}, "binary_mse": {},
     "binary_focal": {"gamma": 2.0, "alpha": None}, "anyloss": {"metric": "f_beta", "amplifier": 73.0, "beta": 1.0, "size": "train"},
     "ensloss": {"lam": 0.0, "seed": 0},
 }
-BINARY = {"bce", "hinge", "squared_hinge", "exponential", "sigmoid_ramp", "binary_focal", "anyloss", "ensloss"}
+BINARY = {"bce", "hinge", "squared_hinge", "exponential", "sigmoid_ramp", "binary_mse", "binary_focal", "anyloss",
+          "ensloss"}
 NEEDS = {"ib": {"features"}, "ib_focal": {"features"}, "elr": {"indices"}, "anl_ce": {"model"}}
 NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
                 "label_aware_smoothing", "ib", "ib_focal", "pairwise_margin"}

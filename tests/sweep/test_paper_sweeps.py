@@ -181,3 +181,26 @@ def test_a_sweeps_significance_must_be_a_level():
     raw = {"settings": {"a": []}, "methods": {"CE": ["loss=ce"]}, "seeds": [0], "significance": 5}
     with pytest.raises(UsageError, match=r"significance must be a number in \(0, 0.5\)"):
         parse_experiment(raw, "x", __import__("pathlib").Path("x.yaml"), [])
+
+
+def test_anyloss_binary_runs_the_authors_mlp_recipe_on_binary_tasks(tmp_path):
+    """doheonhan/anyloss notebook 4-22: Adam lr 1e-3, batches of 5% of the training set, 100 epochs; AnyLoss in
+    its four metric variants against BCE and MSE; the baseline is BCE."""
+    from lossbench.sweep.compose import compose, hydra_context
+
+    exp = load_experiment("anyloss_binary")
+    assert sweep.main(["anyloss_binary", "--dry-run", "--dir", str(tmp_path / "x")]) == 0
+    assert exp.expected[0]["baseline"] == "BCE"
+    metrics = {"AnyLoss-Acc": "accuracy", "AnyLoss-F1": "f_beta", "AnyLoss-Gmean": "gmean",
+               "AnyLoss-BAcc": "balanced_accuracy"}
+    train_sizes = {"breast_cancer": 455, "fmnist_pair_rho10": 6600, "fmnist_pair_rho100": 6060}
+    with hydra_context():
+        for setting, n in train_sizes.items():
+            for method in exp.methods:
+                cfg = compose(_job(exp, method, setting).overrides)
+                assert cfg.optimizer._target_ == "torch.optim.Adam" and cfg.optimizer.lr == 1e-3
+                assert cfg.trainer.max_epochs == 100 and cfg.data.batch_size == int(0.05 * n)
+                if method in metrics:
+                    assert (cfg.loss.metric, cfg.loss.amplifier, cfg.loss.size) == (metrics[method], 73.0, "train")
+                else:
+                    assert cfg.loss._target_.endswith({"BCE": "BCELoss", "MSE": "BinaryMSELoss"}[method])

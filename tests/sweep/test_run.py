@@ -43,8 +43,12 @@ def test_smoke_version_of_every_sweep_runs_every_method(name, tmp_path, capsys):
         job = next(j for j in exp.jobs(seeds=exp.seeds[:1]) if j.name == res["sweep"]["job"])
         loss = next(o.split("=")[1] for o in job.overrides if o.startswith("loss="))
         data = next(o.split("=")[1] for o in job.overrides if o.startswith("data="))
-        assert res["loss"] == loss and res["data"] == "synthetic" and res["sweep"]["smoke"] is True
-        assert res["num_classes"] == {"cifar100": 100, "gaussian2d": 2, "iris": 3, "wine": 3}.get(data.removesuffix("_lt"), 10)
+        binary = data in ("breast_cancer", "fashion_mnist_pair", "cifar10_pair", "synthetic_binary")
+        assert res["loss"] == loss and res["sweep"]["smoke"] is True
+        assert res["data"] == ("synthetic_binary" if binary else "synthetic") and res["task"] == (
+            "binary" if binary else "multiclass")
+        classes = {"cifar100": 100, "gaussian2d": 2, "iris": 3, "wine": 3}.get(data.removesuffix("_lt"), 10)
+        assert res["num_classes"] == (2 if binary else classes)
         assert res["final"]["test_acc"] is not None and len(res["final"]["test_per_class_acc"]) == res["num_classes"]
         # the method's own loss options reach the job's config unchanged (DRW moved to epoch 1 in smoke)
         cfg = yaml.safe_load((tmp_path / res["sweep"]["job"] / "config.yaml").read_text())

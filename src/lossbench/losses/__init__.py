@@ -17,8 +17,8 @@ from lossbench.losses.anl import ANLCELoss  # noqa: E402
 from lossbench.losses.anyloss import AnyLoss  # noqa: E402
 from lossbench.losses.asl import AsymmetricSingleLabelLoss  # noqa: E402
 from lossbench.losses.bi_tempered import BiTemperedLoss  # noqa: E402
-from lossbench.losses.binary import (BCELoss, BinaryFocalLoss, BinaryLoss, ExponentialLoss, HingeLoss,  # noqa: E402
-                                     SigmoidRampLoss, SquaredHingeLoss)
+from lossbench.losses.binary import (BCELoss, BinaryFocalLoss, BinaryLoss, BinaryMSELoss, ExponentialLoss,  # noqa: E402
+                                     HingeLoss, SigmoidRampLoss, SquaredHingeLoss)
 from lossbench.losses.brier import BrierLoss  # noqa: E402
 from lossbench.losses.ce import CrossEntropyLoss  # noqa: E402
 from lossbench.losses.class_balanced import ClassBalancedFocalLoss, ClassBalancedSigmoidLoss  # noqa: E402
@@ -53,7 +53,7 @@ from lossbench.losses.vs import VSLoss  # noqa: E402
 
 __all__ = ["ClassificationLoss", "build_loss", "get_loss_class", "list_losses", "register_loss",
            "AELLoss", "AGCELoss", "ANLCELoss", "AULLoss", "AnyLoss", "AsymmetricSingleLabelLoss", "BCELoss",
-           "BalancedSoftmaxLoss", "BiTemperedLoss", "BinaryFocalLoss", "BinaryLoss", "BrierLoss", "ClassBalancedFocalLoss", "ClassBalancedSigmoidLoss", "CompSumLoss",
+           "BalancedSoftmaxLoss", "BiTemperedLoss", "BinaryFocalLoss", "BinaryLoss", "BinaryMSELoss", "BrierLoss", "ClassBalancedFocalLoss", "ClassBalancedSigmoidLoss", "CompSumLoss",
            "CrossEntropyLoss", "DualFocalLoss", "ELRLoss", "EncouragingLoss", "EnsLoss", "EqualizationLoss", "ExponentialLoss", "FLSDLoss",
            "FocalLoss", "GeneralizedCrossEntropyLoss", "HingeLoss", "IBFocalLoss", "IBLoss", "JensenShannonLoss", "LADELoss",
            "LDAMLoss", "LDRKLLoss", "LabelAwareSmoothingLoss", "LegendreTronLoss", "LogitAdjustedLoss", "MAELoss", "MDCALoss",

@@ -9,6 +9,8 @@ margin. Each is a function of the margin alone, averaged over the batch:
                                            as it does in the reference code
   sigmoid_ramp   sigmoid(-m) = 1 - sigmoid(m)   the bounded, non-convex smooth ramp (the sigmoid
                                            loss), robust to outliers and label noise
+  binary_mse     (y - sigmoid(s))^2        the squared error of the probability (the binary Brier
+                                           score): the AnyLoss authors' MSE baseline
   binary_focal   -alpha_t (1 - p_t)^gamma log p_t, p_t = sigmoid(m) (Lin et al., ICCV 2017; RetinaNet's
                  sigmoid focal loss, fvcore's / torchvision's code): gamma 2; alpha = None (off) as
                  the EnsLoss code's `BinFocal` (alpha=-1); alpha = 0.25 is RetinaNet's
@@ -110,6 +112,14 @@ class SigmoidRampLoss(BinaryLoss):
 
     def per_sample(self, logits, targets, **inputs):
         return torch.sigmoid(-self.margins(logits, targets))
+
+
+@register_loss("binary_mse")
+class BinaryMSELoss(BinaryLoss):
+    """(y - sigmoid(s))^2; 1 - sigmoid(s) = sigmoid(-s) keeps the y = 1 side exact for large s."""
+
+    def per_sample(self, logits, targets, **inputs):
+        return torch.sigmoid(-self.margins(logits, targets)).pow(2)
 
 
 @register_loss("binary_focal")
