@@ -38,7 +38,6 @@ def shot_groups(class_counts: Sequence[int]) -> dict[str, list[int]]:
     return groups
 
 
-
 def binary_metrics(positive_probs: Tensor, targets: Tensor) -> dict:
     """F1, G-mean, AUROC and AUPRC of P(y = 1) against targets in {0, 1} (see the module docstring)."""
     from torchmetrics.functional.classification import (binary_auroc, binary_average_precision, binary_f1_score,

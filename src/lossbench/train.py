@@ -50,8 +50,8 @@ def _build_components(cfg: DictConfig, choices: dict):
         raise UsageError(f"selection_metric={cfg.selection_metric!r} is not one of {', '.join(SELECTION_METRICS)} "
                          f"(validation metrics the best epoch can be chosen by).")
     datamodule = _checked(lambda: instantiate(cfg.data), f"data={choices.get('data')}")
-    # Placeholder counts let the loss check its parameters now; it is rebuilt with the real ones.
     check_loss_fits(_loss_class(cfg.loss), datamodule.task, datamodule.name)  # before its num_classes is checked
+    # Placeholder counts let the loss check its parameters now; it is rebuilt with the real ones.
     placeholder_counts = [1] * datamodule.num_classes
     _checked(lambda: build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=placeholder_counts),
              f"loss={_loss_name(cfg, choices)}")
