@@ -58,16 +58,17 @@ def loss_factory(overrides: list[str], multiclass_only: bool = True):
                 raise UsageError(f"{label}: {cause}") from None
             raise
 
-    from lossbench.losses.registry import _LOSSES
+    from lossbench.losses import get_loss_class, list_losses
 
-    tasks = getattr(_LOSSES.get(name), "tasks", frozenset({"multiclass"}))
-    if "multiclass" not in tasks and not multiclass_only:
-        return label, factory
-    if "multiclass" not in tasks:
-        raise UsageError(f"loss={name} is a loss for {' and '.join(sorted(tasks))} tasks; inspect-loss measures "
-                         f"multi-class losses (C = 2 to 1000 logits) and has no measurements of one-score losses "
-                         f"yet: see `lossbench list losses --task multiclass`.")
-    factory(5, [1] * 5)  # a bad value is reported before anything is measured
+    # A registered loss of another task (an external one is multi-class).
+    other_task = name in list_losses() and name not in list_losses("multiclass")
+    if other_task and multiclass_only:
+        tasks = " and ".join(sorted(get_loss_class(name).tasks))
+        raise UsageError(f"loss={name} is a loss for {tasks} tasks; inspect-loss measures multi-class losses "
+                         f"(C = 2 to 1000 logits) and has no measurements of one-score losses yet: see "
+                         f"`lossbench list losses --task multiclass`.")
+    classes = 2 if other_task else 5  # a binary loss takes two classes
+    factory(classes, [1] * classes)  # a bad value is reported before anything is measured
     return label, factory
 
 
@@ -106,7 +107,6 @@ def run_loss_factory(run_dir: str):
 def main(args: list[str]) -> int:
     from lossbench import inspect_loss
     from lossbench.losses import list_losses
-    from lossbench.paths import group_options
 
     parsed = _parser().parse_args(args)
     try:
@@ -121,8 +121,7 @@ def main(args: list[str]) -> int:
             label, factory, num_classes = run_loss_factory(parsed.run)
             factories = [(label, factory, num_classes)]
         else:
-            shipped = [name for name in group_options("loss") if name in list_losses("multiclass")]
-            wanted = [[f"loss={name}"] for name in shipped] if parsed.all else [parsed.overrides]
+            wanted = [[f"loss={name}"] for name in list_losses("multiclass")] if parsed.all else [parsed.overrides]
             factories = [(*loss_factory(overrides), None) for overrides in wanted]
         results = {}
         for name, factory, num_classes in factories:

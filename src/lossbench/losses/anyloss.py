@@ -50,7 +50,8 @@ class AnyLoss(BinaryLoss):
         self.metric = check_choice("metric", metric, METRICS)
         self.amplifier = check_range("amplifier", amplifier, 0.0, low_open=True)
         self.beta = check_range("beta", beta, 0.0, low_open=True)
-        self.class_counts_list = None if self.class_counts is None else self.class_counts.tolist()
+        # n as a Python number, read once: no tensor made on (or read from) the device per step.
+        self.train_size = None if self.class_counts is None else float(self.class_counts.sum())
 
     def per_sample(self, logits, targets, **inputs):
         return torch.zeros_like(logits)  # the whole loss is the batch's (batch_term)
@@ -58,8 +59,7 @@ class AnyLoss(BinaryLoss):
     def batch_term(self, logits: Tensor, targets: Tensor, **inputs) -> Tensor:
         y = targets.to(logits.dtype)
         yhat = torch.sigmoid(self.amplifier * (torch.sigmoid(logits) - 0.5))
-        # A Python number: no tensor made on the device per step.
-        n = float(sum(self.class_counts_list)) if self.size == "train" else float(len(y))
+        n = self.train_size if self.size == "train" else float(len(y))
         tp, sum_y, sum_yhat = (y * yhat).sum(), y.sum(), yhat.sum()
         tn = n - sum_y - sum_yhat + tp
         positives, negatives = sum_y.clamp_min(1.0), (n - sum_y).clamp_min(1.0)
