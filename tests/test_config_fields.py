@@ -138,5 +138,6 @@ def test_image_data_yamls_share_the_protocol_keys_and_repeat_none():
         assert own["defaults"] == ["/data_options/protocol@_here_", "_self_"], path.name
         repeated = [k for k, v in own.items() if k in protocol and protocol[k] == v]
         assert not repeated, f"{path.name} repeats protocol defaults {repeated}"
-    assert sharing == ["cifar10", "digits_lt", "fashion_mnist", "image_folder", "iris", "mnist", "synthetic"]
+    assert sharing == ["cifar10", "digits_lt", "fashion_mnist", "image_folder", "iris", "mnist", "synthetic",
+                       "synthetic_multilabel"]
     assert own_protocol == ["gaussian2d"]

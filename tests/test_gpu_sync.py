@@ -43,19 +43,22 @@ class _Net(nn.Module):
 def _training(name: str, device: torch.device):
     """(model, loss, optimizer, iterator over STEPS (x, y, inputs) batches) for loss `name` on
     `device`: everything a step needs is made here, before the steps, as a job makes it before fit."""
-    task = "multiclass" if "multiclass" in get_loss_class(name).tasks else "binary"
-    classes = C if task == "multiclass" else 2
+    tasks = get_loss_class(name).tasks
+    task = "multiclass" if "multiclass" in tasks else min(tasks)
+    classes = 2 if task == "binary" else C
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (N, 3, 8, 8), dtype=torch.uint8, generator=g).to(device)
     labels = (torch.arange(N) % classes).to(device)
     counts = torch.bincount(labels.cpu(), minlength=classes).tolist()
+    if task == "multilabel":  # labels {i mod C, i + 1 mod C}
+        labels = torch.nn.functional.one_hot(labels, C).float() + torch.nn.functional.one_hot((labels + 1) % C, C).float()
+        counts = labels.sum(0).int().tolist()
     loader = DeviceLoader(images, labels, BATCH, torch.full((3,), 0.5), torch.full((3,), 0.25),
                           sampler=EpochSampler(labels.cpu().numpy()), augment="crop_flip", pad=2, drop_last=True)
     _, factory = loss_factory([f"loss={name}"], multiclass_only=False)
     loss_fn = factory(classes, counts).to(device)
     loss_fn.set_epoch(0)
-    if "indices" in loss_fn.needs:
-        loss_fn.bind_training_set(num_samples=N)
+    loss_fn.bind_training_set(num_samples=N)  # as the training module does for every loss
     model = _Net(model_outputs(task, classes)).to(device)
     make = functools.partial(torch.optim.SGD, lr=0.05, momentum=0.9, fused=None)
     optimizer = make(params=list(model.parameters()) + list(loss_fn.parameters()), **fused_on_cuda(make, device))

@@ -65,9 +65,9 @@ def loss_factory(overrides: list[str], multiclass_only: bool = True):
     if other_task and multiclass_only:
         tasks = " and ".join(sorted(get_loss_class(name).tasks))
         raise UsageError(f"loss={name} is a loss for {tasks} tasks; inspect-loss measures multi-class losses "
-                         f"(C = 2 to 1000 logits) and has no measurements of one-score losses yet: see "
-                         f"`lossbench list losses --task multiclass`.")
-    classes = 2 if other_task else 5  # a binary loss takes two classes
+                         f"(C = 2 to 1000 logits of one softmax) and has no measurements of binary or multi-label "
+                         f"losses yet: see `lossbench list losses --task multiclass`.")
+    classes = 2 if name in list_losses("binary") else 5  # a binary loss takes two classes
     factory(classes, [1] * classes)  # a bad value is reported before anything is measured
     return label, factory
 

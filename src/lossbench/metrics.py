@@ -16,6 +16,19 @@ split (torchmetrics, threshold 0.5 for the thresholded ones):
   gmean          sqrt(TPR TNR), the geometric mean of the two recalls
   auroc          area under the ROC curve
   auprc          area under the precision-recall curve (average precision)
+
+A multi-label task (targets multi-hot [N, C], P(label c) = sigmoid(logit c)) has its own, over the
+whole split (torchmetrics; a class without a positive in the split has no AP and is left out):
+  map            mean over classes of the average precision of each class (macro mAP)
+  map_head/medium/tail   mAP over the classes with > 100 / 20..100 / < 20 positive training
+                 examples (the many/medium/few thresholds, as the distribution-balanced loss's
+                 VOC-MLT and COCO-MLT splits); None where a group is empty
+  micro_f1, macro_f1   F1 at threshold 0.5, pooled over all labels / averaged over classes
+  per_class_ap   the AP of every class (None where the split has no positive)
+  acc            subset accuracy: the share of examples whose whole label set is predicted exactly
+  nll, ece, reliability   of the N x C label decisions, each a binary prediction [1 - p, p]
+  per_class_acc  recall of every class at threshold 0.5
+balanced_acc and the many/medium/few accuracies are None: they are single-label quantities.
 """
 from __future__ import annotations
 
@@ -54,6 +67,8 @@ def classification_metrics(logits: Tensor, targets: Tensor, class_counts: Sequen
     """All metrics of one split as Python numbers (one host sync per call, not per step)."""
     from torchmetrics.functional.classification import multiclass_accuracy, multiclass_calibration_error
 
+    if task == "multilabel":
+        return multilabel_metrics(logits, targets, class_counts)
     num_classes = logits.shape[1]
     logits = logits.float()
     probs = logits.softmax(dim=1)
@@ -73,6 +88,42 @@ def classification_metrics(logits: Tensor, targets: Tensor, class_counts: Sequen
         out[f"{group}_acc"] = sum(per_class_list[c] for c in classes) / len(classes) if classes else None
     if task == "binary":
         out.update(binary_metrics(probs[:, 1], targets))
+    return out
+
+
+def multilabel_metrics(logits: Tensor, targets: Tensor, class_counts: Sequence[int]) -> dict:
+    """A multi-label task's metrics (see the module docstring) from logits [N, C] and multi-hot targets."""
+    from torchmetrics.functional.classification import (multiclass_calibration_error, multilabel_average_precision,
+                                                        multilabel_f1_score, multilabel_recall)
+
+    num_classes = logits.shape[1]
+    logits = logits.float()
+    probs, labels = logits.sigmoid(), targets.to(torch.int64)
+    has_positive = (labels.sum(0) > 0).tolist()
+    ap = multilabel_average_precision(probs, labels, num_labels=num_classes, average=None).tolist()
+    per_class_ap = [a if ok else None for a, ok in zip(ap, has_positive)]
+
+    def mean_ap(classes) -> float | None:
+        values = [per_class_ap[c] for c in classes if per_class_ap[c] is not None]
+        return sum(values) / len(values) if values else None
+
+    # Each label decision as a two-class prediction, for the calibration metrics.
+    pairs = torch.stack([1 - probs.flatten(), probs.flatten()], dim=1)
+    flat = labels.flatten()
+    f1 = {avg: float(multilabel_f1_score(probs, labels, num_labels=num_classes, threshold=0.5, average=avg))
+          for avg in ("micro", "macro")}
+    out = {"acc": float(((probs > 0.5) == labels.bool()).all(dim=1).float().mean()) if len(labels) else float("nan"),
+           "balanced_acc": None,
+           "nll": float(F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))),
+           "ece": float(multiclass_calibration_error(pairs, flat, num_classes=2, n_bins=ECE_BINS, norm="l1")),
+           "per_class_acc": multilabel_recall(probs, labels, num_labels=num_classes, threshold=0.5,
+                                              average=None).tolist(),
+           "reliability": reliability_bins(pairs, flat),
+           "many_acc": None, "medium_acc": None, "few_acc": None,
+           "map": mean_ap(range(num_classes)), "micro_f1": f1["micro"], "macro_f1": f1["macro"],
+           "per_class_ap": per_class_ap}
+    for group, name in (("many", "head"), ("medium", "medium"), ("few", "tail")):
+        out[f"map_{name}"] = mean_ap(shot_groups(class_counts)[group])
     return out
 
 

@@ -5,8 +5,9 @@ training step never waits on the host.
 A loss that needs more than (logits, targets) (`loss.needs`, losses/base.py) gets it here:
 `features=` from one `model.forward_features` pass (the logits are `model.head` of the same
 features), `model=` the network, `indices=` from the data module, which `setup` switches to
-(x, y, idx) training batches (`datamodule.return_indices`) and whose training-set size it hands
-to the loss (`loss.bind_training_set`) for per-sample state."""
+(x, y, idx) training batches (`datamodule.return_indices`). `setup` hands every loss the
+training set's size (`loss.bind_training_set`): per-sample state (elr), the distribution-balanced
+loss's bias."""
 from __future__ import annotations
 
 import contextlib
@@ -47,14 +48,16 @@ class ClassificationModule(L.LightningModule):
         return frozenset(getattr(self.loss_fn, "needs", frozenset()))
 
     def setup(self, stage: str) -> None:
-        if "indices" not in self.loss_needs or stage != "fit":
+        if stage != "fit":
             return
         datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is None or not hasattr(datamodule, "return_indices"):
-            raise ValueError(f"loss {self.loss_fn.name!r} needs the dataset index of each sample: train with a "
-                             f"lossbench data module (trainer.fit(module, datamodule=...)).")
-        datamodule.return_indices = True
-        self.loss_fn.bind_training_set(num_samples=len(datamodule.train_y))
+        if "indices" in self.loss_needs:
+            if datamodule is None or not hasattr(datamodule, "return_indices"):
+                raise ValueError(f"loss {self.loss_fn.name!r} needs the dataset index of each sample: train with a "
+                                 f"lossbench data module (trainer.fit(module, datamodule=...)).")
+            datamodule.return_indices = True
+        if datamodule is not None and hasattr(datamodule, "train_y"):  # a no-op for most losses
+            self.loss_fn.bind_training_set(num_samples=len(datamodule.train_y))
 
     def on_train_epoch_start(self) -> None:
         self.loss_fn.set_epoch(self.current_epoch)
@@ -112,7 +115,7 @@ class ClassificationModule(L.LightningModule):
         logits = torch.cat([o[0] for o in self._eval_outputs]) if self._eval_outputs else \
             torch.zeros(0, num_classes, device=self.device)  # a rank whose shard is empty
         targets = torch.cat([o[1] for o in self._eval_outputs]) if self._eval_outputs else \
-            torch.zeros(0, dtype=torch.long, device=self.device)
+            torch.zeros((0, num_classes) if self.task == "multilabel" else 0, dtype=torch.long, device=self.device)
         self._eval_outputs.clear()
         if self.trainer.world_size > 1:  # each rank evaluated its own shard: gather the whole split
             logits, targets = self._gather_shards(logits), self._gather_shards(targets)

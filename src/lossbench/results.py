@@ -50,28 +50,55 @@ SCALAR_TEST_METRICS = {"test_acc": "acc", "test_balanced_acc": "bal. acc", "test
 LOWER_IS_BETTER = frozenset({"test_ece", "test_nll"})
 # A binary task's scalar test metrics besides those (all higher-is-better), with column labels.
 BINARY_SCALAR_TEST_METRICS = {"test_f1": "F1", "test_gmean": "G-mean", "test_auroc": "AUROC", "test_auprc": "AUPRC"}
-ALL_SCALAR_TEST_METRICS = {**SCALAR_TEST_METRICS, **BINARY_SCALAR_TEST_METRICS}
+# A multi-label task's (all higher-is-better): mAP overall and over the head / medium / tail classes
+# (metrics.py), micro and macro F1 at threshold 0.5.
+MULTILABEL_SCALAR_TEST_METRICS = {"test_map": "mAP", "test_map_head": "mAP head", "test_map_medium": "mAP med.",
+                                  "test_map_tail": "mAP tail", "test_micro_f1": "micro F1",
+                                  "test_macro_f1": "macro F1"}
+TASK_SCALAR_TEST_METRICS = {"binary": BINARY_SCALAR_TEST_METRICS, "multilabel": MULTILABEL_SCALAR_TEST_METRICS}
+ALL_SCALAR_TEST_METRICS = {**SCALAR_TEST_METRICS, **BINARY_SCALAR_TEST_METRICS, **MULTILABEL_SCALAR_TEST_METRICS}
+# Lists a task's block adds: the average precision of every class (multi-label).
+TASK_LIST_TEST_METRICS = ("per_class_ap",)
 
 
 SHOT_GROUP_METRICS = ("test_many_acc", "test_medium_acc", "test_few_acc")
+# A multi-label table's columns besides its own: the labels' ECE (subset accuracy and NLL stay in
+# results.json: seven metric columns fit 80 terminal columns, as the multi-class table's).
+MULTILABEL_CORE_METRICS = ("test_ece",)
+
+
+def block_task(block: dict) -> str:
+    """The task whose metrics a final/best block holds: its marker metric is there (not None)."""
+    for task, marker in (("binary", "test_auroc"), ("multilabel", "test_map")):
+        if block.get(marker) is not None:
+            return task
+    return "multiclass"
 
 
 def shown_metrics(blocks) -> list[str]:
-    """The scalar test metrics a table of these final/best blocks shows: the multi-class ones, with
-    the binary ones instead of the shot groups when every block is a binary task's (two classes: the
-    shot groups are the two recalls, which balanced accuracy and G-mean already sum up), and both
-    where the blocks mix tasks."""
-    blocks = [b for b in blocks if b]
-    binary = [all(b.get(k) is not None for k in BINARY_SCALAR_TEST_METRICS) for b in blocks]
-    if not any(binary):
+    """The scalar test metrics a table of these final/best blocks shows: the multi-class ones; the
+    binary ones instead of the shot groups when every block is a binary task's (two classes: the
+    shot groups are the two recalls, which balanced accuracy and G-mean already sum up); a
+    multi-label task's own with the labels' ECE; the union where the blocks mix tasks."""
+    tasks = {block_task(b) for b in blocks if b}
+    if not tasks or tasks == {"multiclass"}:
         return list(SCALAR_TEST_METRICS)
-    core = [k for k in SCALAR_TEST_METRICS if not all(binary) or k not in SHOT_GROUP_METRICS]
-    return [*core, *BINARY_SCALAR_TEST_METRICS]
+    if tasks == {"binary"}:
+        return [*(k for k in SCALAR_TEST_METRICS if k not in SHOT_GROUP_METRICS), *BINARY_SCALAR_TEST_METRICS]
+    if tasks == {"multilabel"}:
+        return [*MULTILABEL_SCALAR_TEST_METRICS, *MULTILABEL_CORE_METRICS]
+    shown = list(SCALAR_TEST_METRICS)
+    for task in ("binary", "multilabel"):
+        if task in tasks:
+            shown += list(TASK_SCALAR_TEST_METRICS[task])
+    return shown
 
 
 def metrics_block(metrics: dict, epoch: int) -> dict:
     """A `final` or `best` block from the metrics of one evaluation of the test set."""
-    extra = [k[len("test_"):] for k in BINARY_SCALAR_TEST_METRICS if k[len("test_"):] in metrics]
+    extra = [k[len("test_"):] for k in {**BINARY_SCALAR_TEST_METRICS, **MULTILABEL_SCALAR_TEST_METRICS}
+             if k[len("test_"):] in metrics]
+    extra += [k for k in TASK_LIST_TEST_METRICS if k in metrics]
     return {"epoch": epoch, **{f"test_{k}": metrics[k] for k in (*TEST_METRICS, *extra)}}
 
 

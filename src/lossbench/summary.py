@@ -16,12 +16,17 @@ from lossbench.overrides import override_key
 from lossbench.resume import RESUME_NEUTRAL_KEYS
 from lossbench.results import ALL_SCALAR_TEST_METRICS, shown_metrics
 
-_NARROW = {"test_balanced_acc": "bal", "test_medium_acc": "med", "test_gmean": "Gm", "test_auroc": "AUC", "test_auprc": "AP"}  # 80 columns
+_NARROW = {"test_balanced_acc": "bal", "test_medium_acc": "med", "test_gmean": "Gm", "test_auroc": "AUC", "test_auprc": "AP",
+           "test_map_head": "head", "test_map_medium": "med", "test_map_tail": "tail", "test_micro_f1": "miF1",
+           "test_macro_f1": "maF1"}  # 80 columns
 COLUMNS = {key: _NARROW.get(key, label) for key, label in ALL_SCALAR_TEST_METRICS.items()}
 LEGEND = ("acc/bal = accuracy / balanced accuracy, many/med/few = shot groups, ECE: all in %; NLL in nats; "
           "final = last epoch, best = best on validation")
 BINARY_LEGEND = ("acc/bal = accuracy / balanced accuracy; F1, Gm (G-mean), AUC (AUROC), AP (AUPRC) of the positive class 1; "
                  "ECE: all in %; NLL in nats; final = last epoch, best = best on validation")
+MULTILABEL_LEGEND = ("mAP = mean average precision over the classes, head/med/tail = over the classes with > 100 / "
+                     "20-100 / < 20 positive training images; miF1/maF1 = micro/macro F1 at 0.5; ECE of the labels: "
+                     "all in %; final = last epoch, best = best on validation")
 # Overrides that say how a run is run or shown, never what it computes: not part of a label.
 _QUIET_KEYS = ("seed", "hydra", *RESUME_NEUTRAL_KEYS)
 
@@ -56,6 +61,12 @@ def _metric_cell(value, key: str) -> str:
     return f"{value:.3f}" if key == "test_nll" else f"{100 * value:.2f}"
 
 
+def _legend(metrics: list[str]) -> str:
+    if "test_many_acc" in metrics:
+        return LEGEND
+    return MULTILABEL_LEGEND if "test_f1" not in metrics else BINARY_LEGEND
+
+
 def run_metrics_table(results: Sequence[dict], title: str):
     """One row per run and evaluated checkpoint (final epoch, best on validation)."""
     from rich import box
@@ -67,7 +78,7 @@ def run_metrics_table(results: Sequence[dict], title: str):
     # One space between columns (not rich's two) leaves the run label room to wrap in 80 columns.
     metrics = shown_metrics(res.get(which) for res in results for which in ("final", "best"))
     table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  padding=(0, 0, 0, 1), caption=LEGEND if "test_many_acc" in metrics else BINARY_LEGEND,
+                  padding=(0, 0, 0, 1), caption=_legend(metrics),
                   caption_justify="left")
     table.add_column("run", overflow="fold", min_width=12 if len(metrics) <= 7 else 7)  # 80 columns
     for column in ("seed", "ckpt", "ep", *(COLUMNS[key] for key in metrics)):

@@ -37,7 +37,21 @@ from lossbench.resume import CHECKPOINT_DIR, plan_resume
 from lossbench.tasks import check_loss_fits, model_outputs
 
 # What `best` may be selected by, on the validation split, and which way is better.
-SELECTION_METRICS = {"val_acc": "max", "val_balanced_acc": "max", "val_nll": "min", "val_ece": "min"}
+SELECTION_METRICS = {"val_acc": "max", "val_balanced_acc": "max", "val_nll": "min", "val_ece": "min",
+                     "val_map": "max", "val_micro_f1": "max", "val_macro_f1": "max"}
+# The selection metrics only one task's evaluation has (the others every task has; val_acc is a
+# multi-label task's subset accuracy).
+TASK_SELECTION_METRICS = {"val_map": "multilabel", "val_micro_f1": "multilabel", "val_macro_f1": "multilabel"}
+
+
+def _check_selection_fits(selection: str, task: str, data_name: str) -> None:
+    """UsageError when the task's evaluation does not compute `selection`."""
+    only = TASK_SELECTION_METRICS.get(selection)
+    if (only is not None and only != task) or (task == "multilabel" and selection == "val_balanced_acc"):
+        fits = [m for m in SELECTION_METRICS if TASK_SELECTION_METRICS.get(m, task) == task
+                and not (task == "multilabel" and m == "val_balanced_acc")]
+        raise UsageError(f"selection_metric={selection} is not computed for data={data_name}, a {task} task: "
+                         f"pick one of {', '.join(fits)}.")
 
 
 def _build_components(cfg: DictConfig, choices: dict):
@@ -51,6 +65,7 @@ def _build_components(cfg: DictConfig, choices: dict):
                          f"(validation metrics the best epoch can be chosen by).")
     datamodule = _checked(lambda: instantiate(cfg.data), f"data={choices.get('data')}")
     check_loss_fits(_loss_class(cfg.loss), datamodule.task, datamodule.name)  # before its num_classes is checked
+    _check_selection_fits(str(cfg.selection_metric), datamodule.task, datamodule.name)
     # Placeholder counts let the loss check its parameters now; it is rebuilt with the real ones.
     placeholder_counts = [1] * datamodule.num_classes
     _checked(lambda: build_from_config(cfg.loss, num_classes=datamodule.num_classes, class_counts=placeholder_counts),

@@ -52,9 +52,18 @@ TABLE = {
     "bce": {}, "hinge": {}, "squared_hinge": {}, "exponential": {}, "sigmoid_ramp": {}, "binary_mse": {},
     "binary_focal": {"gamma": 2.0, "alpha": None}, "anyloss": {"metric": "f_beta", "amplifier": 73.0, "beta": 1.0, "size": "train"},
     "ensloss": {"lam": 0.0, "seed": 0},
+    # Multi-label losses (issue 19 section 4): ASL as Alibaba-MIIL/ASL train.py builds it, DB with the
+    # authors' COCO-MLT config, Dice with ShannonAI's smooth.
+    "bce_multilabel": {"label_reduction": "mean"}, "focal_multilabel": {"gamma": 2.0, "alpha": None},
+    "asl_multilabel": {"gamma_pos": 0.0, "gamma_neg": 4.0, "clip": 0.05, "eps": 1e-8, "detach_weight": False},
+    "db": {"rebalance": True, "focal": True, "gamma": 2.0, "balance_param": 2.0, "neg_scale": 2.0, "init_bias": 0.05,
+           "map_alpha": 0.1, "map_beta": 10.0, "map_gamma": 0.2, "train_size": None},
+    "dice": {"smooth": 1e-4, "alpha": 0.0, "square_denominator": False, "average": "macro"},
+    "gumbel_bce": {},
 }
 BINARY = {"bce", "hinge", "squared_hinge", "exponential", "sigmoid_ramp", "binary_mse", "binary_focal", "anyloss",
           "ensloss"}
+MULTILABEL = {"bce_multilabel", "focal_multilabel", "asl_multilabel", "db", "dice", "gumbel_bce"}
 NEEDS = {"ib": {"features"}, "ib_focal": {"features"}, "elr": {"indices"}, "anl_ce": {"model"}}
 NEEDS_COUNTS = {"ldam", "logit_adjust", "balanced_softmax", "vs", "cb_sigmoid", "cb_focal", "eql", "lade",
                 "label_aware_smoothing", "ib", "ib_focal", "pairwise_margin"}
@@ -124,7 +133,7 @@ def test_missing_or_zero_class_counts_is_a_value_error(name):
         build_loss(name, num_classes=C, class_counts=[5, 4, 3])
 
 
-@pytest.mark.parametrize("name", sorted(set(TABLE) - NEEDS_COUNTS - BINARY))  # binary: tests/losses/test_binary.py
+@pytest.mark.parametrize("name", sorted(set(TABLE) - NEEDS_COUNTS - BINARY - MULTILABEL))  # tests/losses/test_binary.py, test_multilabel.py
 def test_losses_without_class_frequencies_ignore_class_counts(name, needs_inputs):
     logits, targets = _batch()
     torch.manual_seed(0)  # a learned loss (legendretron) draws its initial parameters: the same draws for both
@@ -265,7 +274,7 @@ def test_drw_switches_the_weights_on_at_reweight_from_epoch():
     assert not torch.allclose((per_sample * w).sum() / w.sum(), per_sample.mean())
 
 
-@pytest.mark.parametrize("name", sorted(set(TABLE) - {"ib", "ib_focal"} - BINARY))  # IB's start_epoch is a schedule
+@pytest.mark.parametrize("name", sorted(set(TABLE) - {"ib", "ib_focal"} - BINARY - MULTILABEL))  # IB's start_epoch: a schedule
 def test_set_epoch_is_a_no_op_without_a_schedule(name, needs_inputs):
     logits, targets = _batch(3)
     loss_fn = build_loss(name, num_classes=C, class_counts=COUNTS)

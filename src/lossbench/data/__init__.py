@@ -12,7 +12,8 @@ _MODULE_OF = {"ImageArrays": "base", "ImageDataModule": "base", "Cifar10DataModu
               "Cifar100DataModule": "cifar", "DigitsDataModule": "digits", "Gaussian2dDataModule": "gaussian2d",
               "ImageFolderDataModule": "image_folder", "FashionMnistDataModule": "mnist", "MnistDataModule": "mnist",
               "SyntheticDataModule": "synthetic", "TabularDataModule": "tabular", "SyntheticBinaryDataModule": "synthetic", "Cifar10PairDataModule": "pairs",
-              "FashionMnistPairDataModule": "pairs"}
+              "FashionMnistPairDataModule": "pairs", "DigitsMosaicDataModule": "multilabel",
+              "FashionMnistMosaicDataModule": "multilabel", "SyntheticMultiLabelDataModule": "multilabel"}
 __all__ = list(_MODULE_OF)
 
 

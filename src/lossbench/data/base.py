@@ -190,14 +190,17 @@ class ImageDataModule(L.LightningDataModule):
     def image_size(self) -> int:
         return int(self.train_x.shape[-1])
 
+    def val_class_counts(self) -> list[int] | None:
+        """Validation images per label (None without a validation set)."""
+        return None if self.val_y is None else np.bincount(self.val_y.numpy(), minlength=self.num_classes).tolist()
+
     def dataset_facts(self) -> dict:
         """Dataset facts for results.json."""
         return {"name": self.name, "num_train": len(self.train_y), "num_val": 0 if self.val_y is None else len(self.val_y),
                 "num_test": len(self.test_y), "imbalance_ratio": self.imbalance_ratio, "profile": self.profile,
                 "lt_seed": self.lt_seed, "val_source": self.val_source, "val_fraction": self.val_fraction,
                 "val_per_class": self.val_per_class if self.val_source == "heldout" else None,
-                "val_class_counts": None if self.val_y is None else
-                np.bincount(self.val_y.numpy(), minlength=self.num_classes).tolist(), "split_seed": self.split_seed,
+                "val_class_counts": self.val_class_counts(), "split_seed": self.split_seed,
                 "sampler": self.sampler, "loader": self.loader, "augment": self.augment, "drop_last": self.drop_last,
                 "source": self.source,
                 "note": self.note}

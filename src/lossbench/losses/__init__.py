@@ -10,7 +10,7 @@ from lossbench.losses.registry import build_loss, get_loss_class, list_losses, r
 from lossbench.losses import (  # noqa: E402,F401  isort: skip
     alf, anl, anyloss, asl, bi_tempered, binary, brier, ce, class_balanced, comp_sum, dual_focal, elr, encouraging,
     ensloss, eql, flsd, focal, ib, js, lade, label_aware_smoothing, ldam, ldr, legendretron, logit_adjust, mbls, mdca,
-    mmce, pairwise_margin, poly, seesaw, spherical_z, square, squentropy, symmetric, taylor, vs)
+    mmce, multilabel, pairwise_margin, poly, seesaw, spherical_z, square, squentropy, symmetric, taylor, vs)
 
 from lossbench.losses.alf import AELLoss, AGCELoss, AULLoss, NCEandAELLoss, NCEandAGCELoss, NCEandAULLoss  # noqa: E402
 from lossbench.losses.anl import ANLCELoss  # noqa: E402
@@ -41,6 +41,9 @@ from lossbench.losses.logit_adjust import BalancedSoftmaxLoss, LogitAdjustedLoss
 from lossbench.losses.mbls import MbLSLoss  # noqa: E402
 from lossbench.losses.mdca import MDCALoss  # noqa: E402
 from lossbench.losses.mmce import MMCELoss  # noqa: E402
+from lossbench.losses.multilabel import (AsymmetricMultiLabelLoss, BCEMultiLabelLoss, DiceLoss,  # noqa: E402
+                                         DistributionBalancedLoss, FocalMultiLabelLoss, GumbelBCELoss,
+                                         MultiLabelLoss)
 from lossbench.losses.pairwise_margin import PairwiseMarginLoss  # noqa: E402
 from lossbench.losses.poly import Poly1CrossEntropyLoss, Poly1FocalLoss  # noqa: E402
 from lossbench.losses.seesaw import SeesawLoss  # noqa: E402
@@ -52,7 +55,8 @@ from lossbench.losses.taylor import TaylorCrossEntropyLoss  # noqa: E402
 from lossbench.losses.vs import VSLoss  # noqa: E402
 
 __all__ = ["ClassificationLoss", "build_loss", "get_loss_class", "list_losses", "register_loss",
-           "AELLoss", "AGCELoss", "ANLCELoss", "AULLoss", "AnyLoss", "AsymmetricSingleLabelLoss", "BCELoss",
+           "AELLoss", "AGCELoss", "ANLCELoss", "AULLoss", "AnyLoss", "AsymmetricMultiLabelLoss", "BCEMultiLabelLoss",
+           "DiceLoss", "DistributionBalancedLoss", "FocalMultiLabelLoss", "GumbelBCELoss", "MultiLabelLoss", "AsymmetricSingleLabelLoss", "BCELoss",
            "BalancedSoftmaxLoss", "BiTemperedLoss", "BinaryFocalLoss", "BinaryLoss", "BinaryMSELoss", "BrierLoss", "ClassBalancedFocalLoss", "ClassBalancedSigmoidLoss", "CompSumLoss",
            "CrossEntropyLoss", "DualFocalLoss", "ELRLoss", "EncouragingLoss", "EnsLoss", "EqualizationLoss", "ExponentialLoss", "FLSDLoss",
            "FocalLoss", "GeneralizedCrossEntropyLoss", "HingeLoss", "IBFocalLoss", "IBLoss", "JensenShannonLoss", "LADELoss",

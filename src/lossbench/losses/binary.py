@@ -132,10 +132,15 @@ class BinaryFocalLoss(BinaryLoss):
         self.alpha = None if alpha is None else check_range("alpha", alpha, 0.0, 1.0)
 
     def per_sample(self, logits, targets, **inputs):
-        m = self.margins(logits, targets)
-        # -log p_t = softplus(-m); 1 - p_t = sigmoid(-m) = exp(-softplus(m)).
-        loss = F.softplus(-m) * torch.exp(-self.gamma * F.softplus(m))
-        if self.alpha is not None:
-            y = targets.to(loss.dtype)
-            loss = loss * (self.alpha * y + (1 - self.alpha) * (1 - y))
-        return loss
+        return sigmoid_focal(self.margins(logits, targets), targets, self.gamma, self.alpha)
+
+
+def sigmoid_focal(m: Tensor, targets: Tensor, gamma: float, alpha: float | None) -> Tensor:
+    """-alpha_t (1 - p_t)^gamma log p_t of margins m = t s (p_t = sigmoid(m)), elementwise; alpha_t is
+    alpha for a positive and 1 - alpha for a negative (None: 1). Also the multi-label focal loss's."""
+    # -log p_t = softplus(-m); 1 - p_t = sigmoid(-m) = exp(-softplus(m)).
+    loss = F.softplus(-m) * torch.exp(-gamma * F.softplus(m))
+    if alpha is not None:
+        y = targets.to(loss.dtype)
+        loss = loss * (alpha * y + (1 - alpha) * (1 - y))
+    return loss

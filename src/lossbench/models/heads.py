@@ -6,7 +6,9 @@ cosine similarities in [-1, 1], so the loss must scale them (LDAM's `scale=30`).
 `head_bias_init` (linear head only): `none` keeps PyTorch's default bias; `sigmoid_prior` sets every
 bias to -log(C - 1), so each class's sigmoid starts at 1/C. That is the last-layer initialisation of
 the class-balanced sigmoid/focal losses' reference code (richardaecn/class-balanced-loss,
-src/model_base.py `_fully_connected`), for `cb_sigmoid` and `cb_focal`.
+src/model_base.py `_fully_connected`), for `cb_sigmoid` and `cb_focal`. `gumbel` sets every bias to
+-2, so each class's Gumbel probability exp(-exp(2)) starts at 6e-4: the Gumbel optimised loss's
+classifier initialisation (kostas1515/GOL configs, fc_cls bias -2), for `gumbel_bce`.
 
 `FeatureClassifier` is the base of every model: `forward_features(x)` gives the penultimate
 features, `head(features)` the logits, and forward(x) = head(forward_features(x)), so a loss that
@@ -29,7 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 CLASSIFIERS = ("linear", "cosine")
-HEAD_BIAS_INITS = ("none", "sigmoid_prior")
+HEAD_BIAS_INITS = ("none", "sigmoid_prior", "gumbel")
+GUMBEL_HEAD_BIAS = -2.0
 
 
 class CosineClassifier(nn.Module):
@@ -51,6 +54,8 @@ def make_classifier(kind: str, in_features: int, num_classes: int, bias_init: st
         head = nn.Linear(in_features, num_classes)
         if bias_init == "sigmoid_prior":
             nn.init.constant_(head.bias, -math.log(num_classes - 1))
+        elif bias_init == "gumbel":
+            nn.init.constant_(head.bias, GUMBEL_HEAD_BIAS)
         return head
     if kind == "cosine":
         if bias_init != "none":
