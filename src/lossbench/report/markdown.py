@@ -117,6 +117,13 @@ def problems_header(coll: Collection) -> list[str]:
     return md
 
 
+def selected_by(rows) -> str:
+    """What the runs' best epochs were selected by (results.json best.selected_by), e.g. val_map."""
+    keys = sorted({str((run.results.get("best") or {}).get("selected_by")) for row in rows for run in row.completed
+                   if (run.results.get("best") or {}).get("selected_by")})
+    return " / ".join(keys) or "validation accuracy"
+
+
 def report_markdown(coll: Collection, all_rows: dict[str, list[Row]], figures: dict[str, list[tuple[str, Path]]],
                     out: Path, stats: dict | None = None) -> str:
     """figures: experiment -> [(caption, plot path)] (the PNGs; a PDF sits beside each); stats:
@@ -148,8 +155,8 @@ def report_markdown(coll: Collection, all_rows: dict[str, list[Row]], figures: d
             md += ["### Methods", "", _methods_table(rows, info), ""]
         md += ["### Final epoch (test set)", "", metric_table(rows, "final"), ""]
         if any(r.best["test_acc"].n for r in rows):
-            md += [f"### Best on validation (test set at the epoch of best accuracy on {validation_source(rows)}; "
-                   "never selected on test)", "", metric_table(rows, "best"), ""]
+            md += [f"### Best on validation (test set at the epoch of the best {selected_by(rows)} on "
+                   f"{validation_source(rows)}; never selected on test)", "", metric_table(rows, "best"), ""]
         md += _published(rows)
         md += _against_baseline((stats or {}).get(exp) or [])
         if figures.get(exp):

@@ -31,9 +31,10 @@ from dataclasses import asdict, dataclass
 
 from lossbench.report.aggregate import Row
 from lossbench.report.compare import BASELINE_NAMES
-from lossbench.results import BINARY_SCALAR_TEST_METRICS, LOWER_IS_BETTER
+from lossbench.results import BINARY_SCALAR_TEST_METRICS, LOWER_IS_BETTER, MULTILABEL_SCALAR_TEST_METRICS
 
-STAT_METRICS = ("test_acc", "test_balanced_acc", "test_ece", "test_nll", *BINARY_SCALAR_TEST_METRICS)
+STAT_METRICS = ("test_acc", "test_balanced_acc", "test_ece", "test_nll", *BINARY_SCALAR_TEST_METRICS,
+                *MULTILABEL_SCALAR_TEST_METRICS)
 EPOCHS = ("final", "best")
 ALPHA, POWER = 0.05, 0.8
 BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED = 10_000, 0

@@ -10,9 +10,12 @@ import io
 
 from lossbench.report.aggregate import Row, Stat
 from lossbench.report.compare import Comparison
-from lossbench.results import ALL_SCALAR_TEST_METRICS, SCALAR_TEST_METRICS, shown_metrics
+from lossbench.results import ALL_SCALAR_TEST_METRICS, SCALAR_TEST_METRICS, block_task, shown_metrics
 
 LABELS = ALL_SCALAR_TEST_METRICS
+# The terminal table's metric columns (report.md has them all): a multi-label sweep's mAP, tail mAP, macro F1, ECE.
+TERMINAL = ("test_acc", "test_balanced_acc", "test_few_acc", "test_ece", "test_nll")
+MULTILABEL_TERMINAL = ("test_map", "test_map_tail", "test_macro_f1", "test_ece")
 STATS_NOTE = ("Cells are mean ± sample standard deviation (ddof = 1) over seeds; n = number of distinct seeds, "
               "std \"-\" when n = 1. A row pools only runs whose configs are equal apart from the seed; runs that "
               "differ elsewhere are separate rows, named by the differing keys in [brackets]. A seed run twice is "
@@ -203,10 +206,13 @@ def csv_text(all_rows: dict[str, list[Row]]) -> str:
 def rich_table(exp: str, title: str, rows: list[Row]):
     from rich.table import Table
 
-    has_best = any(r.best["test_acc"].n for r in rows)
+    multilabel = any(block_task({m: (s.mean if s.n else None) for m, s in r.final.items()}) == "multilabel"
+                     for r in rows if r.status == "ok")
+    shown, main = (MULTILABEL_TERMINAL, "test_map") if multilabel else (TERMINAL, "test_acc")
+    has_best = any(r.best[main].n for r in rows)
     has_cmp = any(r.comparisons for r in rows)
     table = Table(title=f"{title} -- test metrics, mean ± std over seeds (%, NLL in nats)")
-    cols = ["method", "setting", "n", "acc", "bal. acc", "few", "ECE", "NLL"] + (["best acc"] if has_best else [])
+    cols = ["method", "setting", "n", *(LABELS[m] for m in shown)] + ([f"best {LABELS[main]}"] if has_best else [])
     cols += ["paper", "ours final", "ours best", "Δ final", "Δ best"] if has_cmp else []
     for col in cols:
         table.add_column(col, justify="left" if col in ("method", "setting") else "right")
@@ -216,11 +222,9 @@ def rich_table(exp: str, title: str, rows: list[Row]):
             table.add_row(*cells)
             continue
         f = row.final
-        cells = [row.label, row.setting, n_cell(row), fmt(f["test_acc"], "test_acc"),
-                 fmt(f["test_balanced_acc"], "test_balanced_acc"), fmt(f["test_few_acc"], "test_few_acc"),
-                 fmt(f["test_ece"], "test_ece"), fmt(f["test_nll"], "test_nll")]
+        cells = [row.label, row.setting, n_cell(row), *(fmt(f[m], m) for m in shown)]
         if has_best:
-            cells.append(fmt(row.best["test_acc"], "test_acc"))
+            cells.append(fmt(row.best[main], main))
         if has_cmp:
             c = row.comparisons[0] if row.comparisons else None
             cells += [""] * 5 if c is None else [fmt_cmp(c.paper, None, c.form), fmt_cmp(c.final.mean, None, c.form),
@@ -278,7 +282,10 @@ def rich_stats_table(stat_rows: list):
     table = Table(title=f"against {stat_rows[0].baseline}, final epoch (percentage points; report_stats.csv has all)")
     for name in stats_header(stat_rows[0].alpha):
         table.add_column(name, justify="left" if name in ("setting", "method", "metric", "verdict") else "right")
+    # The headline metrics: a multi-label sweep's mAP overall and on the tail, else accuracy and balanced accuracy.
+    multilabel = any(s.metric == "test_map" and s.n for s in stat_rows)
+    headline = ("test_map", "test_map_tail") if multilabel else ("test_acc", "test_balanced_acc")
     for s in stat_rows:
-        if s.epoch == "final" and s.metric in ("test_acc", "test_balanced_acc"):
+        if s.epoch == "final" and s.metric in headline:
             table.add_row(*_stat_cells(s))
     return table

@@ -199,7 +199,7 @@ def unavailable_record(spec: SweepJob, reason: str) -> dict:
 
 def outcome_line(res: dict) -> str:
     """The short outcome of a job for the sweep's per-job line."""
-    from lossbench.results import first_error_line
+    from lossbench.results import block_task, first_error_line
 
     status = res.get("status")
     if is_held(res):
@@ -209,9 +209,12 @@ def outcome_line(res: dict) -> str:
     if status != "completed":
         return f"{str(status).upper()}: {first_error_line(res)[:160]}"
     final, best = res["final"], res.get("best")
-    text = f"acc {final['test_acc']:.4f}  bal {final['test_balanced_acc']:.4f}"
+    if block_task(final) == "multilabel":  # no single-label accuracy: mAP and macro F1
+        main, text = "test_map", f"mAP {final['test_map']:.4f}  maF1 {final['test_macro_f1']:.4f}"
+    else:
+        main, text = "test_acc", f"acc {final['test_acc']:.4f}  bal {final['test_balanced_acc']:.4f}"
     if best:
-        text += f"  (best@{best['epoch']}: {best['test_acc']:.4f})"
+        text += f"  (best@{best['epoch']}: {best[main]:.4f})"
     text += f"  {res.get('wall_time_s', 0):.1f}s"
     return text
 

@@ -1,6 +1,7 @@
 """`lossbench sweep NAME --smoke`: every job shrunk to a couple of batches on tiny synthetic data.
 
-Per job: `data=X` becomes `data=synthetic` with X's number of classes (`synthetic_binary` for a binary task); the data options synthetic
+Per job: `data=X` becomes `data=synthetic` with X's number of classes (`synthetic_binary` for a binary task,
+`digits_mosaic` with its own options for a multi-label one); the data options synthetic
 also has are kept (imbalance ratio, label noise, sampler, validation fraction, ...) and the others
 dropped (root, per-channel mean/std, ...); asymmetric label noise becomes pairflip (the asymmetric
 maps are those of CIFAR/MNIST classes); with an imbalance ratio rho the synthetic set gets ceil(2 rho) images per class
@@ -28,6 +29,9 @@ MIN_PER_CLASS = 60  # synthetic's default train_per_class
 SMOKE_CLIP = 5.0  # gradient-norm clip of smoke jobs whose sweep sets none
 SMOKE_BATCH, SMOKE_EVAL_BATCH = 32, 64  # two batches of each: a ResNet-50 smoke job stays cheap on a CPU
 SMOKE_WIDTH = 8  # first-stage channels of a model that has a `width` (1/64 of a ResNet-50's parameters)
+# The smoke data of the tasks other than multi-class. A multi-label job keeps none of its data options: digits_mosaic
+# (16x16 images, its own long tail, no download) is the smallest multi-label set an image model takes.
+SMOKE_DATA = {"binary": ["data=synthetic_binary"], "multilabel": ["data=digits_mosaic"]}
 # Loss options that switch something on at an epoch (DRW's weights, IB's influence term): moved to epoch 1.
 DEFERRED_LOSS_EPOCHS = {"loss.reweight_from_epoch", "loss.start_epoch"}
 
@@ -53,7 +57,7 @@ def smoke_overrides(overrides: list[str], synthetic_keys: set[str], num_classes:
             continue
         if key.startswith("data."):
             top = key[len("data."):].split(".")[0]
-            if top in DROPPED_DATA_KEYS or top not in synthetic_keys:
+            if task == "multilabel" or top in DROPPED_DATA_KEYS or top not in synthetic_keys:
                 continue
             if key == "data.label_noise.type" and value == "asymmetric":
                 override = f"{key}=pairflip"  # the asymmetric maps are CIFAR's; pairflip is class-dependent too
@@ -78,5 +82,5 @@ def smoke_overrides(overrides: list[str], synthetic_keys: set[str], num_classes:
         # four smoke steps (calibration's squentropy on ResNet-50 did: a NaN NLL, now a "diverged" job);
         # clipping keeps the smoke run a check of the plumbing. Real runs are never clipped unless asked.
         extra.append(f"trainer.gradient_clip_val={SMOKE_CLIP}")
-    data = ["data=synthetic_binary"] if task == "binary" else ["data=synthetic", f"data.num_classes={num_classes}"]
+    data = SMOKE_DATA.get(task) or ["data=synthetic", f"data.num_classes={num_classes}"]
     return merge_overrides([*data, "trainer=smoke"], kept, extra, small_batches)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lossbench.results import RESULTS_FILE, first_error_line, read_results
+from lossbench.results import RESULTS_FILE, block_task, first_error_line, read_results
 from lossbench.sweep.claims import read_claim
 from lossbench.sweep.spec import Job
 from lossbench.sweep.state import STATES, job_state
@@ -19,7 +19,9 @@ def state_and_detail(job: Job, sweep_dir: Path, slurm_ids: dict) -> tuple[str, s
     claim = read_claim(job_dir)
     state = job_state(record, job.overrides, claim.live)
     if state == "done":
-        return state, f"acc {record['final']['test_acc']:.4f}, {record.get('wall_time_s', 0):.0f} s"
+        final = record["final"]
+        headline = f"mAP {final['test_map']:.4f}" if block_task(final) == "multilabel" else f"acc {final['test_acc']:.4f}"
+        return state, f"{headline}, {record.get('wall_time_s', 0):.0f} s"
     if state == "running":
         epoch = record.get("last_epoch")
         return state, claim.holder_text() + (f", epoch {epoch} done" if epoch is not None else "")
