@@ -2,7 +2,8 @@
 the same weights on a 21-image test set (odd, so the shards are 11 and 10 images, and with 5-image
 batches the ranks even run a different number of batches) and must agree with one process on every
 metric, the per-class accuracies and the reliability-bin counts. A binary task (one score, BCE, 14
-images in 4-image batches: 7 a rank) must too, its F1, G-mean, AUROC and AUPRC included."""
+images in 4-image batches: 7 a rank) must too, its F1, G-mean, AUROC and AUPRC included, and a
+multi-label task (4 sigmoids, 21 test points in 5-point batches) with its mAP over the whole split."""
 from __future__ import annotations
 
 import json
@@ -12,15 +13,31 @@ import socket
 import pytest
 import torch
 
-from lossbench.data import SyntheticBinaryDataModule, SyntheticDataModule
+from lossbench.data import SyntheticBinaryDataModule, SyntheticDataModule, SyntheticMultiLabelDataModule
 from lossbench.losses import build_loss
 from lossbench.module import ClassificationModule
 from tests.conftest import spawn_and_join
 
 NUM_CLASSES, TEST_PER_CLASS = 3, 7  # 21 test images
+ML_CLASSES = 4
+
+
+def _multilabel_module_and_data(loader: str):
+    """BCE over 4 sigmoids on scikit-learn's multi-label points: 21 test points."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(20, ML_CLASSES))
+    module = ClassificationModule(model=model, loss=build_loss("bce_multilabel", num_classes=ML_CLASSES),
+                                  optimizer=lambda params: torch.optim.SGD(params, lr=0.1), scheduler=None,
+                                  class_counts=[10] * ML_CLASSES, task="multilabel")
+    data = SyntheticMultiLabelDataModule(name="synthetic_multilabel", num_classes=ML_CLASSES, train_size=40,
+                                         test_size=NUM_CLASSES * TEST_PER_CLASS, val_fraction=0.0, eval_batch_size=5,
+                                         loader=loader, mean=[0.0], std=[1.0])
+    return module, data
 
 
 def _module_and_data(loader: str, task: str = "multiclass"):
+    if task == "multilabel":
+        return _multilabel_module_and_data(loader)
     """The multi-class case (CE, 3 classes), or a binary task (BCE, one score, 2 x 7 test images)."""
     torch.manual_seed(0)
     classes = NUM_CLASSES if task == "multiclass" else 2
@@ -70,7 +87,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("loader,task", [("torch", "multiclass"), ("gpu", "multiclass"), ("torch", "binary")])
+@pytest.mark.parametrize("loader,task", [("torch", "multiclass"), ("gpu", "multiclass"), ("torch", "binary"),
+                                         ("torch", "multilabel")])
 def test_two_processes_evaluate_each_image_once_and_match_one_process(loader, task, tmp_path):
     port = _free_port()
     spawn_and_join(_rank, [(rank, port, loader, tmp_path / "ddp.json", task) for rank in (0, 1)], timeout=240)
@@ -78,14 +96,18 @@ def test_two_processes_evaluate_each_image_once_and_match_one_process(loader, ta
     _test_metrics(1, loader, tmp_path / "one.json", task)
     one = json.loads((tmp_path / "one.json").read_text())
 
-    classes = NUM_CLASSES if task == "multiclass" else 2
-    assert sum(one["reliability"]["count"]) == classes * TEST_PER_CLASS  # 21, or 14 (binary)
+    # Every test image (multi-label: every one of its 4 label decisions) is in the reliability bins once.
+    decisions = {"multiclass": NUM_CLASSES * TEST_PER_CLASS, "binary": 2 * TEST_PER_CLASS,
+                 "multilabel": ML_CLASSES * NUM_CLASSES * TEST_PER_CLASS}[task]
+    assert sum(one["reliability"]["count"]) == decisions
     if task == "binary":  # the population metrics of the whole test set, not of a shard
         assert {"f1", "gmean", "auroc", "auprc"} <= set(one)
+    if task == "multilabel":
+        assert {"map", "micro_f1", "macro_f1", "map_head", "per_class_ap"} <= set(one) and one["map"] is not None
     assert ddp["reliability"]["count"] == one["reliability"]["count"]  # each once: no padding, nothing twice
-    # Per-class accuracy is a count out of 7 per class: equal counts give equal fractions.
-    assert [round(a * TEST_PER_CLASS) for a in ddp["per_class_acc"]] == \
-        [round(a * TEST_PER_CLASS) for a in one["per_class_acc"]]
+    if task != "multilabel":  # per-class accuracy is a count out of 7 per class: equal counts, equal fractions
+        assert [round(a * TEST_PER_CLASS) for a in ddp["per_class_acc"]] == \
+            [round(a * TEST_PER_CLASS) for a in one["per_class_acc"]]
     for key, value in one.items():
         if key == "reliability":
             for part in ("confidence", "accuracy"):

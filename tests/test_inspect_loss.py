@@ -179,3 +179,13 @@ def torch_equal(a, b) -> bool:
     import torch
 
     return torch.equal(a.to(b.dtype), b)
+
+
+@pytest.mark.parametrize("name,task", [("hinge", "binary"), ("db", "multilabel")])
+def test_a_binary_or_multilabel_loss_is_refused_with_the_multiclass_list(name, task):
+    from lossbench.errors import UsageError
+
+    with pytest.raises(UsageError, match=f"loss={name} is a loss for {task} tasks; inspect-loss measures multi-class"):
+        loss_factory([f"loss={name}"])
+    _, factory = loss_factory([f"loss={name}"], multiclass_only=False)  # the factory takes that task's classes
+    assert factory(2 if task == "binary" else 5, [3] * (2 if task == "binary" else 5)).tasks == {task}

@@ -32,6 +32,7 @@ balanced_acc and the many/medium/few accuracies are None: they are single-label 
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -100,7 +101,9 @@ def multilabel_metrics(logits: Tensor, targets: Tensor, class_counts: Sequence[i
     logits = logits.float()
     probs, labels = logits.sigmoid(), targets.to(torch.int64)
     has_positive = (labels.sum(0) > 0).tolist()
-    ap = multilabel_average_precision(probs, labels, num_labels=num_classes, average=None).tolist()
+    with warnings.catch_warnings():  # a class without a positive (a small validation split): its AP is None below
+        warnings.filterwarnings("ignore", message="No positive samples found in target")
+        ap = multilabel_average_precision(probs, labels, num_labels=num_classes, average=None).tolist()
     per_class_ap = [a if ok else None for a, ok in zip(ap, has_positive)]
 
     def mean_ap(classes) -> float | None:

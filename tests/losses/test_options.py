@@ -59,7 +59,7 @@ TABLE = {
     "db": {"rebalance": True, "focal": True, "gamma": 2.0, "balance_param": 2.0, "neg_scale": 2.0, "init_bias": 0.05,
            "map_alpha": 0.1, "map_beta": 10.0, "map_gamma": 0.2, "train_size": None},
     "dice": {"smooth": 1e-4, "alpha": 0.0, "square_denominator": False, "average": "macro"},
-    "gumbel_bce": {},
+    "gumbel_bce": {"exact_gradient": False},
 }
 BINARY = {"bce", "hinge", "squared_hinge", "exponential", "sigmoid_ramp", "binary_mse", "binary_focal", "anyloss",
           "ensloss"}

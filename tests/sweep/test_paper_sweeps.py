@@ -204,3 +204,44 @@ def test_anyloss_binary_runs_the_authors_mlp_recipe_on_binary_tasks(tmp_path):
                     assert (cfg.loss.metric, cfg.loss.amplifier, cfg.loss.size) == (metrics[method], 73.0, "train")
                 else:
                     assert cfg.loss._target_.endswith({"BCE": "BCELoss", "MSE": "BinaryMSELoss"}[method])
+
+
+def test_multilabel_lt_compares_the_six_multilabel_losses_with_their_authors_defaults(tmp_path):
+    """BCE, focal, ASL, DB, Dice and Gumbel (its classifier bias -2) on the long-tailed mosaics, the best
+    epoch by validation mAP; the baseline is BCE and the headline metric mAP."""
+    from lossbench.sweep.compose import compose, hydra_context
+
+    exp = load_experiment("multilabel_lt")
+    assert sweep.main(["multilabel_lt", "--dry-run", "--dir", str(tmp_path / "x")]) == 0
+    assert exp.expected[0]["baseline"] == "BCE" and exp.expected[0]["metric"] == "test_map"
+    targets = {"BCE": "BCEMultiLabelLoss", "Focal": "FocalMultiLabelLoss", "ASL": "AsymmetricMultiLabelLoss",
+               "DB": "DistributionBalancedLoss", "Dice": "DiceLoss", "Gumbel": "GumbelBCELoss"}
+    with hydra_context():
+        for method, target in targets.items():
+            cfg = compose(_job(exp, method, "fashion_mnist_mosaic").overrides)
+            assert cfg.loss._target_ == f"lossbench.losses.{target}" and cfg.selection_metric == "val_map"
+            assert cfg.data._target_.endswith("FashionMnistMosaicDataModule") and cfg.data.imbalance_ratio == 200
+            assert cfg.model.head_bias_init == ("gumbel" if method == "Gumbel" else "none")
+        asl = compose(_job(exp, "ASL", "fashion_mnist_mosaic").overrides).loss
+        assert (asl.gamma_pos, asl.gamma_neg, asl.clip) == (0.0, 4.0, 0.05)
+
+
+def test_ensloss_binary_runs_the_authors_image_protocol(tmp_path):
+    """statmlben/ensLoss main_image.py and train.py: ResNet-50, batch 128, 200 epochs, SGD lr 1e-3 momentum 0.9
+    weight decay 5e-4, cosine annealing; EnsLoss, BCE, Hinge and EXP (its gradient clipped at 10) on CIFAR-10 pairs."""
+    from lossbench.sweep.compose import compose, hydra_context
+
+    exp = load_experiment("ensloss_binary")
+    assert sweep.main(["ensloss_binary", "--dry-run", "--dir", str(tmp_path / "x")]) == 0
+    assert exp.expected[0]["baseline"] == "BCE" and exp.seeds == [0, 1, 2, 3, 4]
+    pairs = {"cat_dog": [3, 5], "bird_deer": [2, 4], "automobile_truck": [1, 9]}
+    losses = {"EnsLoss": "EnsLoss", "BCE": "BCELoss", "Hinge": "HingeLoss", "EXP": "ExponentialLoss"}
+    with hydra_context():
+        for setting, pair in pairs.items():
+            for method, target in losses.items():
+                cfg = compose(_job(exp, method, setting).overrides)
+                assert list(cfg.data.classes) == pair and cfg.data.batch_size == 128 and cfg.model.depth == 50
+                assert (cfg.optimizer.lr, cfg.optimizer.momentum, cfg.optimizer.weight_decay) == (1e-3, 0.9, 5e-4)
+                assert cfg.trainer.max_epochs == 200 and cfg.scheduler._target_.endswith("cosine")
+                assert cfg.loss._target_ == f"lossbench.losses.{target}"
+                assert cfg.trainer.gradient_clip_val == (10.0 if method == "EXP" else None)

@@ -44,9 +44,11 @@ def test_smoke_version_of_every_sweep_runs_every_method(name, tmp_path, capsys):
         loss = next(o.split("=")[1] for o in job.overrides if o.startswith("loss="))
         data = next(o.split("=")[1] for o in job.overrides if o.startswith("data="))
         binary = data in ("breast_cancer", "fashion_mnist_pair", "cifar10_pair", "synthetic_binary")
+        multilabel = data.endswith("_mosaic") or data == "synthetic_multilabel"
+        task = "binary" if binary else "multilabel" if multilabel else "multiclass"
         assert res["loss"] == loss and res["sweep"]["smoke"] is True
-        assert res["data"] == ("synthetic_binary" if binary else "synthetic") and res["task"] == (
-            "binary" if binary else "multiclass")
+        assert res["data"] == {"binary": "synthetic_binary", "multilabel": "digits_mosaic"}.get(task, "synthetic")
+        assert res["task"] == task
         classes = {"cifar100": 100, "gaussian2d": 2, "iris": 3, "wine": 3}.get(data.removesuffix("_lt"), 10)
         assert res["num_classes"] == (2 if binary else classes)
         assert res["final"]["test_acc"] is not None and len(res["final"]["test_per_class_acc"]) == res["num_classes"]

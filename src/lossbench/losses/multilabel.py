@@ -43,11 +43,15 @@ then averaged over the batch. All are computed in log space (logsigmoid / softpl
                     sums, which is neither, and is not offered. A loss of the batch (`batch_term`).
   gumbel_bce        BCE with the Gumbel link p = exp(-exp(-z)) (Alexandridis et al., "Long-tailed
                     Instance Segmentation using Gumbel Optimized Loss", ECCV 2022; kostas1515/GOL,
-                    mmdet/models/losses `Icloglog`, activation gumbel): z clamped to [-4, 10] as the
-                    code does, -log p = exp(-z), -log(1 - p) = -log(-expm1(-exp(-z))). The code's
-                    classifier starts at bias -2 (p = 6e-4): model.head_bias_init=gumbel. At
-                    evaluation the logits become logit(p), so the metrics score the Gumbel
-                    probabilities. The code clamps the reduced loss at 20; that clamp is not applied.
+                    mmdet/models/losses `Icloglog`, activation gumbel): z clamped to [-4, 10] and
+                    F.binary_cross_entropy of p, as the code does. Its value is exact there (log p >=
+                    -54.6), but torch's BCE backward floors p (1 - p) at 1e-12, so a positive label's
+                    gradient vanishes below z = -3.32 (p < 1e-12): the code's behaviour, followed.
+                    `exact_gradient: true` differentiates the log-space loss instead, -log p = exp(-z),
+                    -log(1 - p) = -log(-expm1(-exp(-z))). The code's classifier starts at bias -2
+                    (p = 6e-4): model.head_bias_init=gumbel. At evaluation the logits become logit(p),
+                    so the metrics score the Gumbel probabilities. The code clamps the reduced loss at
+                    20; that clamp is not applied.
 """
 from __future__ import annotations
 
@@ -228,11 +232,18 @@ class DiceLoss(MultiLabelLoss):
 class GumbelBCELoss(MultiLabelLoss):
     """BCE of the Gumbel link p = exp(-exp(-z)) per class."""
 
+    def __init__(self, *, exact_gradient: bool = False, **common):
+        super().__init__(**common)
+        self.exact_gradient = bool(exact_gradient)
+
     def per_label(self, logits, y):
         z = logits.clamp(*GUMBEL_CLAMP)
-        neg_log_p = torch.exp(-z)
-        neg_log_not_p = -torch.log(-torch.expm1(-neg_log_p))
-        return y * neg_log_p + (1 - y) * neg_log_not_p
+        if self.exact_gradient:
+            neg_log_p = torch.exp(-z)
+            return y * neg_log_p + (1 - y) * -torch.log(-torch.expm1(-neg_log_p))
+        # The code's path: BCE of the probability (which autocast refuses to run in half precision).
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return F.binary_cross_entropy(torch.exp(-torch.exp(-z)), y, reduction="none")
 
     def adjust_eval_logits(self, logits: Tensor) -> Tensor:
         """logit(p) = log p - log(1 - p), so sigmoid of it is the Gumbel probability."""
