@@ -95,3 +95,34 @@ def test_slug_keeps_a_decimal_point_in_the_file_name(tmp_path, make_run):
     written = report.build_report(tmp_path, print_table=False)
     assert sorted(p.name for p in written["plots"])[0] == "noise_0.5_curves.png"
     assert (written["plots"][0].parent / "noise_0.5_curves.pdf").is_file()
+
+
+def test_a_multilabel_sweep_plots_average_precision_and_validation_map(tmp_path, make_run, figures):
+    """A multi-label task's per-class plot is the average precision of each class, its curves validation mAP,
+    and its report tables the mAP columns."""
+    import json
+
+    aps = {"bce": [0.9, 0.7, 0.5, 0.4, 0.3], "db": [0.9, 0.8, 0.6, 0.5, 0.45]}
+    for method, ap in aps.items():
+        for seed in (0, 1):
+            make_run(tmp_path, f"{method}_{seed}", method=method, loss=method, seed=seed, acc=0.3, best_acc=0.3,
+                     overrides=[f"loss={method}"])
+            path = tmp_path / f"{method}_{seed}" / "results.json"
+            res = json.loads(path.read_text())
+            for block in (res["final"], res["best"]):
+                block.update(test_balanced_acc=None, test_many_acc=None, test_medium_acc=None, test_map=sum(ap) / 5,
+                             test_map_head=ap[0], test_map_medium=ap[2], test_map_tail=ap[4], test_micro_f1=0.5,
+                             test_macro_f1=0.4, test_per_class_ap=[a + 0.01 * seed for a in ap])
+            path.write_text(json.dumps(res))
+            (path.parent / "metrics.csv").write_text("epoch,lr,train_loss,val_map\n" + "".join(
+                f"{e},0.1,{1.0 / (e + 1)},{0.4 + 0.02 * e}\n" for e in range(10)))
+    written = report.build_report(tmp_path, print_table=False)
+    (ax,) = figures["toy_rho_50_per_class"].axes
+    assert ax.get_ylabel() == "test average precision of the class (%), final epoch"
+    db = next(line for line in ax.get_lines() if line.get_label() == "db")
+    assert list(db.get_ydata()) == pytest.approx([100 * (a + 0.005) for a in aps["db"]])
+    _, map_ax = figures["toy_rho_50_curves"].axes
+    assert map_ax.get_ylabel() == "validation mAP (%)"
+    assert list(map_ax.get_lines()[0].get_ydata()) == pytest.approx([100 * (0.4 + 0.02 * e) for e in range(10)])
+    markdown = written["markdown"].read_text()
+    assert "| mAP | mAP head | mAP med. | mAP tail | micro F1 | macro F1 | ECE |" in markdown

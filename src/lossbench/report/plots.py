@@ -73,6 +73,12 @@ def _seeds_note(rows: list[Row]) -> str:
     return f"n = {ns[0]} seeds" if len(ns) == 1 else f"n = {ns[0]}-{ns[-1]} seeds"
 
 
+def multilabel(rows: list[Row]) -> bool:
+    """Whether these rows are a multi-label task's: its plots show average precision and mAP where the
+    others show accuracy."""
+    return any((r.results.get("final") or {}).get("test_map") is not None for row in rows for r in row.completed)
+
+
 def per_class(rows: list[Row], path: Path) -> Path | None:
     rows = [r for r in rows if r.completed]
     if not rows:
@@ -80,19 +86,21 @@ def per_class(rows: list[Row], path: Path) -> Path | None:
     counts = rows[0].completed[0].results.get("class_counts") or []
     if not counts or min(counts) <= 0 or max(counts) / min(counts) < 1.5:
         return None
+    key, what = ("test_per_class_ap", "average precision") if multilabel(rows) else ("test_per_class_acc", "accuracy")
     order = sorted(range(len(counts)), key=lambda c: -counts[c])
     fig, (ax,) = _figure(7, 4.2)
     for row in rows:
-        per_seed = [(r.results.get("final") or {}).get("test_per_class_acc") for r in row.completed]
-        per_seed = [[100 * p[c] for c in order] for p in per_seed if p and len(p) == len(counts)]
+        per_seed = [(r.results.get("final") or {}).get(key) for r in row.completed]
+        per_seed = [[100 * p[c] for c in order] for p in per_seed
+                    if p and len(p) == len(counts) and all(p[c] is not None for c in order)]
         if per_seed:
             mean, std = _mean_std(per_seed)
             _band(ax, [counts[c] for c in order], mean, std, row.label, 0.0, 100.0, marker="o", markersize=3)
     ax.set_xscale("log")
     ax.set_ylim(-3, 103)
     ax.set_xlabel("training images of the class (log scale)")
-    ax.set_ylabel("test accuracy of the class (%), final epoch")
-    ax.set_title(f"Per-class accuracy vs class size -- {rows[0].setting}\n"
+    ax.set_ylabel(f"test {what} of the class (%), final epoch")
+    ax.set_title(f"Per-class {what} vs class size -- {rows[0].setting}\n"
                  f"line: mean over seeds, band: ± sample std ({_seeds_note(rows)})", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
@@ -192,19 +200,20 @@ def curves(rows: list[Row], path: Path) -> Path | None:
     if not series:
         return None
     fig, (loss_ax, acc_ax) = _figure(11, 4.0, ncols=2)
+    key, what = ("val_map", "validation mAP") if multilabel(rows) else ("val_acc", "validation accuracy")
     for label, runs in series:
         epochs, mean, std = _curve(runs, "train_loss")
         if epochs and mean[0]:
             first = mean[0]
             _band(loss_ax, epochs, [m / first for m in mean], [s / first for s in std],
                   f"{label} (first epoch {first:.3g})", marker=".")
-        epochs, mean, std = _curve(runs, "val_acc", 100.0)
+        epochs, mean, std = _curve(runs, key, 100.0)
         if epochs:
             _band(acc_ax, epochs, mean, std, label, 0.0, 100.0, marker=".")
     loss_ax.set_ylabel("training loss / its first-epoch value")
     loss_ax.set_title("Training loss, each method relative to its own first epoch", fontsize=9)
-    acc_ax.set_ylabel("validation accuracy (%)")
-    acc_ax.set_title("Validation accuracy", fontsize=9)
+    acc_ax.set_ylabel(f"{what} (%)")
+    acc_ax.set_title(what.capitalize(), fontsize=9)
     from matplotlib.ticker import MaxNLocator
 
     for ax in (loss_ax, acc_ax):
@@ -258,8 +267,10 @@ def params(rows: list[Row], path: Path) -> Path | None:
     names = list(dict.fromkeys(key for key, _, _ in series))
     fig, axes = _figure(10, 3.8 * len(names), ncols=2, nrows=len(names))
     for i, name in enumerate(names):
-        for metric, ax, label in (("test_acc", axes[2 * i], "test accuracy (%)"),
-                                  ("test_balanced_acc", axes[2 * i + 1], "balanced test accuracy (%)")):
+        shown = ((("test_map", "test mAP (%)"), ("test_map_tail", "test mAP of the tail classes (%)"))
+                 if multilabel(rows) else
+                 (("test_acc", "test accuracy (%)"), ("test_balanced_acc", "balanced test accuracy (%)")))
+        for (metric, label), ax in zip(shown, (axes[2 * i], axes[2 * i + 1])):
             for key, loss, points in series:
                 if key != name:
                     continue
@@ -276,7 +287,7 @@ def params(rows: list[Row], path: Path) -> Path | None:
     return _save(fig, path)
 
 
-PLOTS = (("per_class", per_class, "Per-class test accuracy against training-class size"),
+PLOTS = (("per_class", per_class, "Per-class test accuracy (multi-label: average precision) against training-class size"),
          ("reliability", reliability, "Reliability diagrams"),
          ("curves", curves, "Training loss and validation accuracy per epoch"),
          ("param", params, "Test accuracy against the loss parameter"))
