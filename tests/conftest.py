@@ -201,3 +201,28 @@ def value_and_grad(fn, logits, targets):
     value = fn(z, targets)
     (grad,) = torch.autograd.grad(value, z)
     return value.detach(), grad
+
+
+def assert_finite_under_bf16_autocast(loss, inputs, targets):
+    """`loss` of float32 `inputs`, plain and under CPU bf16 autocast (inputs cast to bf16): a float32 value,
+    finite, with a finite gradient in the inputs."""
+    import torch
+
+    for autocast in (False, True):
+        x = inputs.float().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            value = loss(x.to(torch.bfloat16) if autocast else x, targets)
+        (grad,) = torch.autograd.grad(value, x)
+        assert value.dtype == torch.float32 and torch.isfinite(value) and torch.isfinite(grad).all()
+
+
+def train_full_batch(model, loss, x, y, steps: int = 300, lr: float = 0.01):
+    """`steps` full-batch Adam steps of `model` on (x, y) under `loss`: the training tests' small fit."""
+    import torch
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss(model(x), y).backward()
+        optimizer.step()
+    return model

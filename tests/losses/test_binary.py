@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from lossbench.losses import build_loss, list_losses
-from tests.conftest import value_and_grad
+from tests.conftest import assert_finite_under_bf16_autocast, train_full_batch, value_and_grad
 
 BINARY = ["anyloss", "bce", "binary_focal", "binary_mse", "ensloss", "exponential", "hinge", "sigmoid_ramp",
           "squared_hinge"]
@@ -237,13 +237,7 @@ def test_gradcheck_in_float64(name):
 @pytest.mark.parametrize("name", [n for n in BINARY if n != "exponential"])
 @pytest.mark.parametrize("scale", [1.0, 1e2, 1e4])
 def test_finite_for_huge_scores_in_float32_and_bf16_autocast(name, scale):
-    for autocast in (False, True):
-        s, y = _batch(scale)
-        s = s.float().requires_grad_(True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            value = _loss(name).train()(s.to(torch.bfloat16) if autocast else s, y)
-        (grad,) = torch.autograd.grad(value, s)
-        assert value.dtype == torch.float32 and torch.isfinite(value) and torch.isfinite(grad).all()
+    assert_finite_under_bf16_autocast(_loss(name).train(), *_batch(scale))
 
 
 def test_exponential_overflows_as_the_reference_does():
@@ -284,11 +278,7 @@ def test_each_binary_loss_learns_breast_cancer(name):
     model = torch.nn.Linear(x.shape[1], 1)
     loss = build_loss(name, class_counts=data.class_counts,
                       **({"metric": "balanced_accuracy"} if name == "anyloss" else {})).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(300):
-        optimizer.zero_grad()
-        loss(model(x), y).backward()
-        optimizer.step()
+    train_full_batch(model, loss, x, y)
     with torch.no_grad():
         p = torch.sigmoid(model(data.test_x.flatten(1))[:, 0])
     metrics = binary_metrics(p, data.test_y)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from lossbench.losses import build_loss, list_losses
-from tests.conftest import value_and_grad
+from tests.conftest import assert_finite_under_bf16_autocast, train_full_batch, value_and_grad
 
 MULTILABEL = ["asl_multilabel", "bce_multilabel", "db", "dice", "focal_multilabel", "gumbel_bce"]
 C, N, TRAIN = 6, 24, 500
@@ -229,13 +229,7 @@ def test_gradcheck_in_float64(name):
 @pytest.mark.parametrize("name", MULTILABEL)
 @pytest.mark.parametrize("scale", [1.0, 1e2, 1e4])
 def test_finite_for_huge_logits_in_float32_and_bf16_autocast(name, scale):
-    for autocast in (False, True):
-        z, y = _batch(scale)
-        z = z.float().requires_grad_(True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            value = _loss(name).train()(z.to(torch.bfloat16) if autocast else z, y)
-        (grad,) = torch.autograd.grad(value, z)
-        assert value.dtype == torch.float32 and torch.isfinite(value) and torch.isfinite(grad).all()
+    assert_finite_under_bf16_autocast(_loss(name).train(), *_batch(scale))
 
 
 @pytest.mark.parametrize("name", MULTILABEL)
@@ -272,11 +266,7 @@ def test_each_multilabel_loss_learns_synthetic_multilabel(name):
         torch.nn.init.constant_(model.bias, -2.0)  # the authors' classifier start (model.head_bias_init=gumbel)
     loss = build_loss(name, num_classes=data.num_classes, class_counts=data.class_counts,
                       **({"train_size": len(y)} if name == "db" else {})).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(300):
-        optimizer.zero_grad()
-        loss(model(x), y).backward()
-        optimizer.step()
+    train_full_batch(model, loss, x, y)
     with torch.no_grad():
         logits = loss.adjust_eval_logits(model(data.test_x.flatten(1)))
     metrics = multilabel_metrics(logits, data.test_y, data.class_counts)

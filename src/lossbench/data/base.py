@@ -142,16 +142,20 @@ class ImageDataModule(L.LightningDataModule):
             val_x, val_y = arrays.train_images[held], np.asarray(arrays.train_labels, dtype=np.int64)[held]
         else:
             train_x, train_y, val_x, val_y = self.split_validation(train_x, train_y)
+        self.keep_splits(arrays, train_x, train_y, val_x, val_y, np.asarray(arrays.test_labels, dtype=np.int64))
+        if len(self.mean) not in (1, self.in_channels) or len(self.std) not in (1, self.in_channels):
+            raise UsageError(f"data.mean / data.std have {len(self.mean)} values for {self.in_channels}-channel "
+                             f"images: give one per channel.")
+        self._prepared = True
+
+    def keep_splits(self, arrays: ImageArrays, train_x, train_y, val_x, val_y, test_y) -> None:
+        """The splits the protocol made, as the tensors the loaders read (val_x/val_y None: no validation)."""
         self.class_names, self.note, self.source = arrays.class_names, arrays.note, arrays.source
         self.train_x, self.train_y = torch.from_numpy(np.ascontiguousarray(train_x)), torch.from_numpy(train_y)
         self.val_x = None if val_x is None else torch.from_numpy(np.ascontiguousarray(val_x))
         self.val_y = None if val_y is None else torch.from_numpy(val_y)
         self.test_x = torch.from_numpy(np.ascontiguousarray(arrays.test_images))
-        self.test_y = torch.from_numpy(np.asarray(arrays.test_labels, dtype=np.int64))
-        if len(self.mean) not in (1, self.in_channels) or len(self.std) not in (1, self.in_channels):
-            raise UsageError(f"data.mean / data.std have {len(self.mean)} values for {self.in_channels}-channel "
-                             f"images: give one per channel.")
-        self._prepared = True
+        self.test_y = torch.from_numpy(test_y)
 
     def check_no_empty_class(self, train_y: np.ndarray, names, n_max: int) -> None:
         """A class without training images cannot be learned and breaks class-count losses: refuse."""

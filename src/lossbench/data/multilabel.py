@@ -23,7 +23,6 @@ validation are single-label protocols and are refused with a message."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from lossbench.data.base import ImageArrays
 from lossbench.data.digits import DigitsDataModule
@@ -77,12 +76,7 @@ class MultiLabelProtocol:
             raise UsageError(f"data={self.name}: {len(empty)} of {self.num_classes} classes have no positive training "
                              f"example ({', '.join(map(str, empty[:20]))}); lower data.imbalance_ratio or raise the "
                              f"items per class.")
-        self.class_names, self.note, self.source = arrays.class_names, arrays.note, arrays.source
-        self.train_x, self.train_y = torch.from_numpy(np.ascontiguousarray(train_x)), torch.from_numpy(train_y)
-        self.val_x = None if val_x is None else torch.from_numpy(np.ascontiguousarray(val_x))
-        self.val_y = None if val_y is None else torch.from_numpy(val_y)
-        self.test_x = torch.from_numpy(np.ascontiguousarray(arrays.test_images))
-        self.test_y = torch.from_numpy(np.asarray(arrays.test_labels, dtype=np.float32))
+        self.keep_splits(arrays, train_x, train_y, val_x, val_y, np.asarray(arrays.test_labels, dtype=np.float32))
         self._prepared = True
 
     @property
