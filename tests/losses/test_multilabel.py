@@ -247,6 +247,8 @@ def test_a_multilabel_loss_refuses_single_labels_and_single_label_options():
     for option in ({"reweight": "inverse"}, {"logz_penalty": 0.1}, {"posthoc_tau": 1.0}):
         with pytest.raises(ValueError, match=next(iter(option))):
             _loss("focal_multilabel", **option)
+    with pytest.raises(ValueError, match="label_reduction: dice is one Dice of the whole batch"):
+        _loss("dice", label_reduction="sum")
 
 
 @pytest.mark.parametrize("name", MULTILABEL)

@@ -207,6 +207,9 @@ class DiceLoss(MultiLabelLoss):
 
     def __init__(self, *, smooth: float = 1e-4, alpha: float = 0.0, square_denominator: bool = False,
                  average: str = "macro", **common):
+        if common.get("label_reduction", "mean") != "mean":
+            raise ValueError("label_reduction: dice is one Dice of the whole batch per class, with no per-label "
+                             "terms to sum; use loss.average=micro|macro.")
         super().__init__(**common)
         self.smooth = check_range("smooth", smooth, 0.0)
         self.alpha = check_range("alpha", alpha, 0.0)
