@@ -1,9 +1,10 @@
 """The multi-label losses (losses/multilabel.py) against float64 re-implementations of their authors'
-code, written in the code's own layout: ASL's `AsymmetricLoss` (Alibaba-MIIL/ASL), the
+code, written in the code's own layout: ASL's `AsymmetricLoss` (Alibaba-MIIL/ASL 05b193d), the
 distribution-balanced `ResampleLoss` with the COCO-MLT config (wutong16/DistributionBalancedLoss
-2567764), the Gumbel loss's `binary_cross_entropy` with activation gumbel (kostas1515/GOL `Icloglog`),
-ShannonAI's Dice; torchvision's sigmoid focal loss and torch's BCE; then identities, stability,
-gradcheck and learning synthetic_multilabel."""
+2567764), the Gumbel loss's `binary_cross_entropy` with activation gumbel
+(kostas1515/LongTailActivations 2960c41 `Icloglog`), ShannonAI's Dice (dice_loss_for_NLP d1ff9e5);
+torchvision's sigmoid focal loss and torch's BCE; then identities, stability, gradcheck and learning
+synthetic_multilabel."""
 from __future__ import annotations
 
 import pytest
@@ -76,7 +77,7 @@ def ref_db(cls_score, label, class_freq, train_num, focal=True, gamma=2, balance
 
 
 def ref_gumbel(pred, label):
-    """kostas1515/GOL Icloglog's binary_cross_entropy with activation_name='gumbel', reduction mean."""
+    """kostas1515/LongTailActivations mmdet/models/losses/icloglog.py Icloglog's binary_cross_entropy with activation_name='gumbel', reduction mean."""
     pred = torch.clamp(pred, min=-4, max=10)
     pestim = 1 / (torch.exp(torch.exp(-pred)))
     return F.binary_cross_entropy(pestim, label, reduction="none").mean()

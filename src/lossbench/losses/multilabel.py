@@ -8,7 +8,7 @@ then averaged over the batch. All are computed in log space (logsigmoid / softpl
   focal_multilabel  -alpha_t (1 - p_t)^gamma log p_t per class, p_t = sigmoid(t z), t = 2y - 1 (Lin
                     et al., ICCV 2017; the sigmoid focal loss): gamma 2, alpha None (off)
   asl_multilabel    the asymmetric loss (Ridnik et al., "Asymmetric Loss For Multi-Label
-                    Classification", ICCV 2021; Alibaba-MIIL/ASL src/loss_functions/losses.py
+                    Classification", ICCV 2021; Alibaba-MIIL/ASL at 05b193d, src/loss_functions/losses.py
                     `AsymmetricLoss`, as its train.py builds it: gamma_neg 4, gamma_pos 0, clip 0.05,
                     eps 1e-8). With p = sigmoid(z) and the shifted negative probability
                     p_m = max(p - clip, 0):
@@ -36,15 +36,16 @@ then averaged over the batch. All are computed in log space (logsigmoid / softpl
   dice              the soft Dice (F1) loss of each class over the batch, 1 - mean_c
                     (2 sum_i p_ic y_ic + smooth) / (sum_i p_ic + sum_i y_ic + smooth), p = sigmoid(z)
                     (Milletari et al. 2016; Li et al., "Dice Loss for Data-imbalanced NLP Tasks",
-                    ACL 2020, ShannonAI/dice_loss_for_NLP loss/dice_loss.py: smooth 1e-4, `alpha`
+                    ACL 2020, ShannonAI/dice_loss_for_NLP at d1ff9e5, loss/dice_loss.py: smooth 1e-4, `alpha`
                     the self-adjusting (1 - p)^alpha p, `square_denominator` V-Net's sum of squares).
                     `average: micro` pools every label of the batch into one Dice (that code's binary
                     path); its multi-class path divides one example's intersection by the batch's
                     sums, which is neither, and is not offered. A loss of the batch (`batch_term`).
   gumbel_bce        BCE with the Gumbel link p = exp(-exp(-z)) (Alexandridis et al., "Long-tailed
-                    Instance Segmentation using Gumbel Optimized Loss", ECCV 2022; kostas1515/GOL,
-                    mmdet/models/losses `Icloglog`, activation gumbel): z clamped to [-4, 10] and
-                    F.binary_cross_entropy of p, as the code does. Its value is exact there (log p >=
+                    Instance Segmentation using Gumbel Optimized Loss", ECCV 2022; the authors'
+                    kostas1515/LongTailActivations at 2960c41, mmdet/models/losses/icloglog.py
+                    `Icloglog`, activation gumbel; kostas1515/GOL at 9bca616 for the bias): z
+                    clamped to [-4, 10] and F.binary_cross_entropy of p, as the code does. Its value is exact there (log p >=
                     -54.6), but torch's BCE backward floors p (1 - p) at 1e-12, so a positive label's
                     gradient vanishes below z = -3.32 (p < 1e-12): the code's behaviour, followed.
                     `exact_gradient: true` differentiates the log-space loss instead, -log p = exp(-z),

@@ -8,7 +8,7 @@ bias to -log(C - 1), so each class's sigmoid starts at 1/C. That is the last-lay
 the class-balanced sigmoid/focal losses' reference code (richardaecn/class-balanced-loss,
 src/model_base.py `_fully_connected`), for `cb_sigmoid` and `cb_focal`. `gumbel` sets every bias to
 -2, so each class's Gumbel probability exp(-exp(2)) starts at 6e-4: the Gumbel optimised loss's
-classifier initialisation (kostas1515/GOL configs, fc_cls bias -2), for `gumbel_bce`.
+classifier initialisation (kostas1515/GOL 9bca616, configs/gol: fc_cls bias -2), for `gumbel_bce`.
 
 `FeatureClassifier` is the base of every model: `forward_features(x)` gives the penultimate
 features, `head(features)` the logits, and forward(x) = head(forward_features(x)), so a loss that
