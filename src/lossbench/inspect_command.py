@@ -29,9 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def loss_factory(overrides: list[str], multiclass_only: bool = True):
+def loss_factory(overrides: list[str], multiclass_only: bool = True, checked: bool = True):
     """(name, factory(num_classes, class_counts)) of the loss the overrides compose; a loss of another
-    task is refused unless multiclass_only=False (its factory then wants that task's num_classes)."""
+    task is refused unless multiclass_only=False (its factory then wants that task's num_classes).
+    checked=False skips the misspelling check (a second compose), for overrides lossbench wrote itself."""
     from lossbench.losses.external import build_from_config
     from lossbench.overrides import override_key, override_value
     from lossbench.sweep.compose import compose, hydra_context
@@ -42,7 +43,8 @@ def loss_factory(overrides: list[str], multiclass_only: bool = True):
     from lossbench.config_check import check_overrides
     from lossbench.losses.external import expand_loss_overrides
 
-    check_overrides(expand_loss_overrides(overrides))  # a misspelling: the options, closest
+    if checked:
+        check_overrides(expand_loss_overrides(overrides))  # a misspelling: the options, closest
     with hydra_context():
         node = compose(list(overrides)).loss
     name = next((override_value(o) for o in reversed(overrides) if override_key(o) == "loss"), "ce")
@@ -122,7 +124,7 @@ def main(args: list[str]) -> int:
             factories = [(label, factory, num_classes)]
         else:
             wanted = [[f"loss={name}"] for name in list_losses("multiclass")] if parsed.all else [parsed.overrides]
-            factories = [(*loss_factory(overrides), None) for overrides in wanted]
+            factories = [(*loss_factory(overrides, checked=not parsed.all), None) for overrides in wanted]
         results = {}
         for name, factory, num_classes in factories:
             if not parsed.json:
