@@ -115,7 +115,8 @@ class ClassificationModule(L.LightningModule):
         logits = torch.cat([o[0] for o in self._eval_outputs]) if self._eval_outputs else \
             torch.zeros(0, num_classes, device=self.device)  # a rank whose shard is empty
         targets = torch.cat([o[1] for o in self._eval_outputs]) if self._eval_outputs else \
-            torch.zeros((0, num_classes) if self.task == "multilabel" else 0, dtype=torch.long, device=self.device)
+            (torch.zeros(0, num_classes, device=self.device) if self.task == "multilabel"  # multi-hot, float as the data's
+             else torch.zeros(0, dtype=torch.long, device=self.device))
         self._eval_outputs.clear()
         if self.trainer.world_size > 1:  # each rank evaluated its own shard: gather the whole split
             logits, targets = self._gather_shards(logits), self._gather_shards(targets)
