@@ -125,8 +125,9 @@ def multilabel_metrics(logits: Tensor, targets: Tensor, class_counts: Sequence[i
            "many_acc": None, "medium_acc": None, "few_acc": None,
            "map": mean_ap(range(num_classes)), "micro_f1": f1["micro"], "macro_f1": f1["macro"],
            "per_class_ap": per_class_ap}
+    groups = shot_groups(class_counts)
     for group, name in (("many", "head"), ("medium", "medium"), ("few", "tail")):
-        out[f"map_{name}"] = mean_ap(shot_groups(class_counts)[group])
+        out[f"map_{name}"] = mean_ap(groups[group])
     return out
 
 

@@ -20,7 +20,7 @@ import statistics
 from dataclasses import dataclass, field
 
 from lossbench.report.collect import Collection, Run
-from lossbench.results import ALL_SCALAR_TEST_METRICS
+from lossbench.results import ALL_SCALAR_TEST_METRICS, block_task
 
 METRICS = tuple(ALL_SCALAR_TEST_METRICS)  # a binary task's among them (None for the others)
 
@@ -57,6 +57,11 @@ class Row:
         if not self.differs:
             return self.method
         return f"{self.method} [{', '.join(f'{k}={v}' for k, v in self.differs.items())}]"
+
+    @property
+    def final_means(self) -> dict[str, float | None]:
+        """The final block's mean of each metric over seeds (None where no seed has it): a results block's shape."""
+        return {m: (s.mean if s.n else None) for m, s in self.final.items()}
 
     @property
     def completed(self) -> list[Run]:
@@ -174,3 +179,9 @@ def aggregate(coll: Collection) -> dict[str, list[Row]]:
                     rows.append(row)
         out[exp] = rows
     return out
+
+
+def multilabel(rows: list[Row]) -> bool:
+    """Whether these rows are a multi-label task's: its tables and plots show mAP and average precision
+    where the others show accuracy."""
+    return any(block_task(row.final_means) == "multilabel" for row in rows)

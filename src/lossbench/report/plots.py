@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 
 from lossbench.overrides import slug
-from lossbench.report.aggregate import Row, stat
+from lossbench.report.aggregate import Row, multilabel, stat
 
 MAX_PANELS = 16
 DPI = 300  # journals ask for 300; the PNG stores it as pixels per metre (299.9994 read back)
@@ -71,12 +71,6 @@ def _seeds_note(rows: list[Row]) -> str:
     if ns == [1]:
         return "n = 1 seed: no spread shown"
     return f"n = {ns[0]} seeds" if len(ns) == 1 else f"n = {ns[0]}-{ns[-1]} seeds"
-
-
-def multilabel(rows: list[Row]) -> bool:
-    """Whether these rows are a multi-label task's: its plots show average precision and mAP where the
-    others show accuracy."""
-    return any((r.results.get("final") or {}).get("test_map") is not None for row in rows for r in row.completed)
 
 
 def per_class(rows: list[Row], path: Path) -> Path | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 import io
 
-from lossbench.report.aggregate import Row, Stat
+from lossbench.report.aggregate import Row, Stat, multilabel
 from lossbench.report.compare import Comparison
-from lossbench.results import ALL_SCALAR_TEST_METRICS, SCALAR_TEST_METRICS, block_task, shown_metrics
+from lossbench.results import ALL_SCALAR_TEST_METRICS, SCALAR_TEST_METRICS, shown_metrics
 
 LABELS = ALL_SCALAR_TEST_METRICS
 # The terminal table's metric columns (report.md has them all): a multi-label sweep's mAP, tail mAP, macro F1, ECE.
@@ -88,8 +88,7 @@ def n_cell(row: Row) -> str:
 def shown(rows: list[Row]) -> list[str]:
     """The metric columns of these rows (results.shown_metrics: binary ones instead of the shot groups
     for rows of binary tasks)."""
-    return shown_metrics({m: (s.mean if s.n else None) for m, s in row.final.items()}
-                         for row in rows if row.status == "ok")
+    return shown_metrics(row.final_means for row in rows if row.status == "ok")
 
 
 def metric_table(rows: list[Row], which: str) -> str:
@@ -206,9 +205,7 @@ def csv_text(all_rows: dict[str, list[Row]]) -> str:
 def rich_table(exp: str, title: str, rows: list[Row]):
     from rich.table import Table
 
-    multilabel = any(block_task({m: (s.mean if s.n else None) for m, s in r.final.items()}) == "multilabel"
-                     for r in rows if r.status == "ok")
-    shown, main = (MULTILABEL_TERMINAL, "test_map") if multilabel else (TERMINAL, "test_acc")
+    shown, main = (MULTILABEL_TERMINAL, "test_map") if multilabel(rows) else (TERMINAL, "test_acc")
     has_best = any(r.best[main].n for r in rows)
     has_cmp = any(r.comparisons for r in rows)
     table = Table(title=f"{title} -- test metrics, mean ± std over seeds (%, NLL in nats)")
@@ -283,8 +280,8 @@ def rich_stats_table(stat_rows: list):
     for name in stats_header(stat_rows[0].alpha):
         table.add_column(name, justify="left" if name in ("setting", "method", "metric", "verdict") else "right")
     # The headline metrics: a multi-label sweep's mAP overall and on the tail, else accuracy and balanced accuracy.
-    multilabel = any(s.metric == "test_map" and s.n for s in stat_rows)
-    headline = ("test_map", "test_map_tail") if multilabel else ("test_acc", "test_balanced_acc")
+    of_map = any(s.metric == "test_map" and s.n for s in stat_rows)
+    headline = ("test_map", "test_map_tail") if of_map else ("test_acc", "test_balanced_acc")
     for s in stat_rows:
         if s.epoch == "final" and s.metric in headline:
             table.add_row(*_stat_cells(s))
