@@ -39,17 +39,16 @@ from lossbench.tasks import check_loss_fits, model_outputs
 # What `best` may be selected by, on the validation split, and which way is better.
 SELECTION_METRICS = {"val_acc": "max", "val_balanced_acc": "max", "val_nll": "min", "val_ece": "min",
                      "val_map": "max", "val_micro_f1": "max", "val_macro_f1": "max"}
-# The selection metrics only one task's evaluation has (the others every task has; val_acc is a
-# multi-label task's subset accuracy).
-TASK_SELECTION_METRICS = {"val_map": "multilabel", "val_micro_f1": "multilabel", "val_macro_f1": "multilabel"}
+# The tasks whose evaluation computes a selection metric, where not every task's (val_acc is a
+# multi-label task's subset accuracy; balanced accuracy is single-label).
+SELECTION_TASKS = {"val_balanced_acc": ("multiclass", "binary"), "val_map": ("multilabel",),
+                   "val_micro_f1": ("multilabel",), "val_macro_f1": ("multilabel",)}
 
 
 def _check_selection_fits(selection: str, task: str, data_name: str) -> None:
     """UsageError when the task's evaluation does not compute `selection`."""
-    only = TASK_SELECTION_METRICS.get(selection)
-    if (only is not None and only != task) or (task == "multilabel" and selection == "val_balanced_acc"):
-        fits = [m for m in SELECTION_METRICS if TASK_SELECTION_METRICS.get(m, task) == task
-                and not (task == "multilabel" and m == "val_balanced_acc")]
+    if task not in SELECTION_TASKS.get(selection, (task,)):
+        fits = [m for m in SELECTION_METRICS if task in SELECTION_TASKS.get(m, (task,))]
         raise UsageError(f"selection_metric={selection} is not computed for data={data_name}, a {task} task: "
                          f"pick one of {', '.join(fits)}.")
 
